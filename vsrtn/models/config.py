@@ -1,0 +1,66 @@
+"""Architecture configuration of an RTN model; stored next to every weights file we write."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from vsrtn.errors import ArgumentError
+
+FLOWS = ("raft", "dis")
+
+
+@dataclass(frozen=True)
+class RTNConfig:
+    """Widths, depths and flow method of an RTN. `RTNConfig()` is the published network."""
+
+    num_feat: int = 16  # channels of the recurrent hidden state
+    embed_dim: int = 64  # width of the Swin trunk (runs at half resolution)
+    depths: tuple[int, ...] = (2, 2, 2)  # Swin blocks per residual group
+    num_heads: tuple[int, ...] = (4, 4, 4)
+    window_size: int = 8
+    mlp_ratio: float = 2.0
+    flow: str = "raft"  # "raft" (published; weights in the checkpoint) or "dis" (OpenCV, no weights)
+    raft_iters: int = 24
+    dis_preset: str = "medium"  # "ultrafast" | "fast" | "medium"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
+        object.__setattr__(self, "num_heads", tuple(int(h) for h in self.num_heads))
+        where = "RTNConfig"
+        if self.flow not in FLOWS:
+            raise ArgumentError(where, "flow", f"one of {FLOWS}", self.flow)
+        if self.dis_preset not in ("ultrafast", "fast", "medium"):
+            raise ArgumentError(where, "dis_preset", "'ultrafast', 'fast' or 'medium'", self.dis_preset)
+        if len(self.depths) != len(self.num_heads) or not self.depths:
+            raise ArgumentError(where, "num_heads", "one entry per entry of depths", self.num_heads)
+        if self.num_feat < 2 or self.num_feat % 2:
+            raise ArgumentError(where, "num_feat", "an even integer >= 2", self.num_feat)
+        if self.embed_dim % 4:
+            raise ArgumentError(where, "embed_dim", "a multiple of 4", self.embed_dim)
+        if any(self.embed_dim % h for h in self.num_heads):
+            raise ArgumentError(where, "num_heads", f"divisors of embed_dim={self.embed_dim}", self.num_heads)
+        if self.window_size < 2 or self.window_size % 2:
+            raise ArgumentError(where, "window_size", "an even integer >= 2", self.window_size)
+        if self.raft_iters < 1:
+            raise ArgumentError(where, "raft_iters", "an integer >= 1", self.raft_iters)
+
+    @property
+    def size_multiple(self) -> int:
+        """Frame sizes the network runs on internally: half resolution tiled by whole windows."""
+        return 2 * self.window_size
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["depths"], d["num_heads"] = list(self.depths), list(self.num_heads)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RTNConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ArgumentError("RTNConfig", ", ".join(unknown), f"known keys {sorted(known)}")
+        return cls(**data)
+
+
+PUBLISHED = RTNConfig()

@@ -1,0 +1,56 @@
+"""Optical-flow estimators behind one interface: `flow = estimator(ref, src)`.
+
+`ref`, `src`: (N,C,H,W) frames in [0, 1]. The result (N,2,H,W, float32, x then y) is the
+displacement such that `flow_warp(src, flow)` lines `src` up with `ref`. Flow is always
+computed without gradients, on the degraded input, as in the paper.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+
+from vsrtn.models.config import RTNConfig
+
+_DIS_PRESETS = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+def _to_gray_u8(x: torch.Tensor) -> np.ndarray:
+    """(N,C,H,W) in [0,1] -> (N,H,W) uint8 luma (channel 0: our inputs are replicated gray)."""
+    g = x[:, 0].float().clamp(0, 1).mul(255.0).round().to(torch.uint8)
+    return g.cpu().numpy()
+
+
+class DISFlow(nn.Module):
+    """OpenCV's Dense Inverse Search flow: no weights, fast on a CPU, deterministic."""
+
+    def __init__(self, preset: str = "medium") -> None:
+        super().__init__()
+        self.preset = preset
+
+    def forward(self, ref: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+        dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.preset])
+        a, b = _to_gray_u8(ref), _to_gray_u8(src)
+        h, w = a.shape[1:]
+        flows = []
+        for i in range(a.shape[0]):
+            if h < 8 or w < 8:  # DIS needs a few pixels per patch; tiny frames get zero motion
+                flows.append(np.zeros((h, w, 2), np.float32))
+            else:
+                flows.append(dis.calc(a[i], b[i], None))
+        out = torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous()
+        return out.to(ref.device)
+
+
+def build_flow(config: RTNConfig) -> nn.Module:
+    """The flow estimator a configuration names."""
+    if config.flow == "raft":
+        from vsrtn.models.raft import RAFTFlow
+
+        return RAFTFlow(config.raft_iters)
+    return DISFlow(config.dis_preset)

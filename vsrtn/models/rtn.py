@@ -1,0 +1,141 @@
+"""The Recurrent Transformer Network of "Bringing Old Films Back to Life" (Wan et al., CVPR 2022).
+
+Calling convention of the published network: `model(x)` with x of shape (N,T,3,H,W) in [-1, 1]
+(gray replicated to 3 channels) returns the restored clip, same shape, in [-1, 1]. Unlike the
+published code it takes any frame size (padding internally) and per-frame scene cuts.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vsrtn.models.config import PUBLISHED, RTNConfig
+from vsrtn.models.flow import build_flow
+from vsrtn.models.ops import flow_warp, pad_to, padded_size
+from vsrtn.models.swin import SpatialTrunk
+
+
+class GatedAggregation(nn.Module):
+    """Blend the flow-warped previous state with features of the current frame through a learned
+    soft mask M: M*warped + (1-M)*E. M is low where the warped state disagrees with the frame
+    (damage, occlusion), so defects of a neighbour are not carried forward."""
+
+    def __init__(self, num_feat: int) -> None:
+        super().__init__()
+        self.embed = nn.Conv2d(3, num_feat, 3, padding=1)
+        self.mask1 = nn.Conv2d(2 * num_feat + 1, num_feat // 2, 3, padding=1)
+        self.mask2 = nn.Conv2d(num_feat // 2, 1, 3, padding=1)
+
+    def forward(self, frame: torch.Tensor, warped: torch.Tensor | None, residual: torch.Tensor | None,
+                keep: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return (aggregated state, mask). `warped` None: first frame of a direction.
+        `keep` (N,1,1,1) of 0/1 zeroes the mask of samples whose shot starts here."""
+        emb = self.embed(frame)
+        if warped is None:
+            return emb, None
+        m = torch.sigmoid(self.mask2(F.leaky_relu(self.mask1(torch.cat([warped, emb, residual], 1)), 0.2)))
+        if keep is not None:
+            m = m * keep
+        return m * warped + (1 - m) * emb, m
+
+
+class FusionHead(nn.Module):
+    """Decode the two directions' states into a residual image."""
+
+    def __init__(self, num_feat: int) -> None:
+        super().__init__()
+        self.fuse = nn.Conv2d(2 * num_feat, num_feat, 3, padding=1)
+        self.conv1 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
+        self.conv2 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
+        self.conv3 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
+        self.out = nn.Conv2d(num_feat, 3, 3, padding=1)
+
+    def forward(self, backward: torch.Tensor, forward: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.fuse(torch.cat([backward, forward], 1)), 0.1)
+        for conv in (self.conv1, self.conv2, self.conv3):
+            x = F.leaky_relu(conv(x), 0.1)
+        return self.out(x)
+
+
+class RTN(nn.Module):
+    """Bidirectional recurrent restoration network (see module docstring)."""
+
+    def __init__(self, config: RTNConfig = PUBLISHED) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.flow = build_flow(c)
+        self.backward_gate = GatedAggregation(c.num_feat)
+        self.forward_gate = GatedAggregation(c.num_feat)
+        trunk = (c.num_feat, c.embed_dim, c.depths, c.num_heads, c.window_size, c.mlp_ratio)
+        self.backward_trunk = SpatialTrunk(*trunk)
+        self.forward_trunk = SpatialTrunk(*trunk)
+        self.head = FusionHead(c.num_feat)
+
+    @torch.no_grad()
+    def compute_flow(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flows of the published network for x (N,T,3,H,W) in [-1, 1]:
+        forward_flow[:, i] aligns frame i with frame i+1, backward_flow[:, i] frame i+1 with frame i."""
+        n, t, c, h, w = x.shape
+        if t < 2:
+            empty = x.new_zeros(n, 0, 2, h, w, dtype=torch.float32)
+            return empty, empty
+        frames = (x.float() + 1) / 2
+        later = frames[:, 1:].reshape(-1, c, h, w)
+        earlier = frames[:, :-1].reshape(-1, c, h, w)
+        forward_flow = self.flow(later, earlier).view(n, t - 1, 2, h, w)
+        backward_flow = self.flow(earlier, later).view(n, t - 1, 2, h, w)
+        return forward_flow, backward_flow
+
+    def forward(self, x: torch.Tensor, cuts: torch.Tensor | None = None,
+                flows: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Restore x (N,T,3,H,W) in [-1, 1]. `cuts` (T,) or (N,T) bool: frame t starts a new shot,
+        nothing propagates across it. `flows`: precomputed `compute_flow` result at x's size."""
+        n, t, c, h, w = x.shape
+        m = self.config.size_multiple
+        ph, pw = padded_size(h, m), padded_size(w, m)
+        if flows is None:
+            x = pad_to(x, ph, pw)
+            fwd, bwd = self.compute_flow(x)
+        else:
+            fwd, bwd = (pad_to(f, ph, pw) for f in flows)  # edge flow continues into the padding
+            x = pad_to(x, ph, pw)
+        keep = None
+        if cuts is not None:
+            cuts = torch.as_tensor(cuts, device=x.device).bool()
+            cuts = cuts.expand(n, t) if cuts.dim() == 1 else cuts
+            keep = (~cuts).to(x.dtype).view(n, t, 1, 1, 1)
+
+        def residual(prev: torch.Tensor, flow: torch.Tensor, cur: torch.Tensor) -> torch.Tensor:
+            return (flow_warp(prev, flow)[:, :1] - cur[:, :1]).abs()
+
+        # Backward direction (last frame to first); every state is kept for the fusion.
+        states: list[torch.Tensor | None] = [None] * t
+        state = None
+        for i in range(t - 1, -1, -1):
+            cur = x[:, i]
+            if state is None:
+                agg, _ = self.backward_gate(cur, None, None)
+            else:
+                flow = bwd[:, i]
+                agg, _ = self.backward_gate(cur, flow_warp(state, flow), residual(x[:, i + 1], flow, cur),
+                                            None if keep is None else keep[:, i + 1])
+            state = self.backward_trunk(agg)
+            states[i] = state
+
+        # Forward direction, fused with the stored backward state frame by frame.
+        out = []
+        state = None
+        for i in range(t):
+            cur = x[:, i]
+            if state is None:
+                agg, _ = self.forward_gate(cur, None, None)
+            else:
+                flow = fwd[:, i - 1]
+                agg, _ = self.forward_gate(cur, flow_warp(state, flow), residual(x[:, i - 1], flow, cur),
+                                           None if keep is None else keep[:, i])
+            state = self.forward_trunk(agg)
+            out.append(torch.tanh(self.head(states[i], state) + cur))
+            states[i] = None  # free memory as we go
+        return torch.stack(out, dim=1)[..., :h, :w]

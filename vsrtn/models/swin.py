@@ -1,0 +1,155 @@
+"""The per-frame spatial restoration trunk: a SwinIR-style windowed transformer at half resolution.
+
+Tokens are kept as (B, H, W, C) tensors (LayerNorm over the last axis); convolutions see NCHW.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def relative_position_index(window: int) -> torch.Tensor:
+    """(N, N) index into the (2w-1)^2 bias table for every pair of tokens in a window."""
+    ys, xs = torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")
+    coords = torch.stack((ys.flatten(), xs.flatten()))  # 2, N
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
+    return rel[..., 0] * (2 * window - 1) + rel[..., 1]
+
+
+def shift_mask(h: int, w: int, window: int, shift: int) -> torch.Tensor:
+    """(nW, N, N) additive mask that stops shifted windows attending across the wrap-around."""
+    region = torch.zeros(h, w)
+    cuts = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
+    label = 0
+    for hs in cuts:
+        for ws in cuts:
+            region[hs, ws] = label
+            label += 1
+    win = region.view(h // window, window, w // window, window).permute(0, 2, 1, 3).reshape(-1, window * window)
+    diff = win[:, None, :] - win[:, :, None]
+    return torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
+
+
+def _partition(x: torch.Tensor, window: int) -> torch.Tensor:
+    """(B,H,W,C) -> (B, nW, N, C)."""
+    b, h, w, c = x.shape
+    x = x.view(b, h // window, window, w // window, window, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, -1, window * window, c)
+
+
+def _merge(x: torch.Tensor, window: int, h: int, w: int) -> torch.Tensor:
+    """(B, nW, N, C) -> (B,H,W,C)."""
+    b, c = x.shape[0], x.shape[-1]
+    x = x.view(b, h // window, w // window, window, window, c).permute(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, h, w, c)
+
+
+class WindowAttention(nn.Module):
+    def __init__(self, dim: int, window: int, heads: int) -> None:
+        super().__init__()
+        self.window, self.heads = window, heads
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+        self.register_buffer("relative_position_index", relative_position_index(window), persistent=False)
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """x: (B, nW, N, C); mask: (nW, N, N) or None."""
+        b, nw, n, c = x.shape
+        qkv = self.qkv(x).view(b, nw, n, 3, self.heads, c // self.heads).permute(3, 0, 1, 4, 2, 5)
+        q, k, v = qkv.unbind(0)  # each (B, nW, heads, N, d)
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        bias = bias.view(n, n, self.heads).permute(2, 0, 1)  # heads, N, N
+        if mask is not None:
+            bias = bias.unsqueeze(0) + mask.unsqueeze(1)  # nW, heads, N, N
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))  # B, nW, heads, N, d
+        out = out.transpose(2, 3).reshape(b, nw, n, c)
+        return self.proj(out)
+
+
+class Mlp(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class SwinBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, window: int, shift: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.window, self.shift = window, shift
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(dim, window, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        self._masks: dict[tuple, torch.Tensor] = {}
+
+    def _mask(self, h: int, w: int, device: torch.device) -> torch.Tensor | None:
+        if not self.shift:
+            return None
+        key = (h, w, str(device))
+        if key not in self._masks:
+            self._masks[key] = shift_mask(h, w, self.window, self.shift).to(device)
+        return self._masks[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, h, w, c = x.shape
+        y = self.norm1(x)
+        if self.shift:
+            y = torch.roll(y, shifts=(-self.shift, -self.shift), dims=(1, 2))
+        y = _merge(self.attn(_partition(y, self.window), self._mask(h, w, x.device)), self.window, h, w)
+        if self.shift:
+            y = torch.roll(y, shifts=(self.shift, self.shift), dims=(1, 2))
+        x = x + y
+        return x + self.mlp(self.norm2(x))
+
+
+class ResidualGroup(nn.Module):
+    """Swin blocks (alternating plain / shifted windows) closed by a 3x3 conv, with a skip."""
+
+    def __init__(self, dim: int, depth: int, heads: int, window: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            SwinBlock(dim, heads, window, 0 if i % 2 == 0 else window // 2, mlp_ratio) for i in range(depth))
+        self.conv = nn.Conv2d(dim, dim, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        for blk in self.blocks:
+            y = blk(y)
+        return self.conv(y.permute(0, 3, 1, 2)).permute(0, 2, 3, 1) + x
+
+
+class SpatialTrunk(nn.Module):
+    """Restores one aggregated state (B, F, H, W) -> (B, F, H, W); H, W multiples of 2*window."""
+
+    def __init__(self, num_feat: int, embed_dim: int, depths, heads, window: int, mlp_ratio: float) -> None:
+        super().__init__()
+        half = embed_dim // 2
+        self.conv_first = nn.Conv2d(num_feat, half, 3, padding=1)
+        self.conv_second = nn.Conv2d(half, embed_dim, 4, stride=2, padding=1)
+        self.embed_norm = nn.LayerNorm(embed_dim)
+        self.layers = nn.ModuleList(ResidualGroup(embed_dim, d, h, window, mlp_ratio) for d, h in zip(depths, heads))
+        self.norm = nn.LayerNorm(embed_dim)
+        self.conv_after_body = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
+        self.conv_before_upsample = nn.Conv2d(embed_dim, embed_dim, 3, padding=1)
+        self.conv_up1 = nn.Conv2d(embed_dim, half, 3, padding=1)
+        self.conv_last = nn.Conv2d(half, num_feat, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1 = F.leaky_relu(self.conv_first(x), 0.2)
+        x = self.conv_second(x1)
+        t = self.embed_norm(x.permute(0, 2, 3, 1))
+        for layer in self.layers:
+            t = layer(t)
+        t = self.norm(t).permute(0, 3, 1, 2)
+        x = self.conv_after_body(t) + x
+        x = F.leaky_relu(self.conv_before_upsample(x), 0.01)
+        x = F.interpolate(x, scale_factor=2, mode="nearest")
+        x = F.leaky_relu(self.conv_up1(x) + x1, 0.2)
+        return self.conv_last(x)

@@ -1,0 +1,258 @@
+"""Weights: loading published RTN checkpoints, our own safetensors format, and the manifest.
+
+Our format is one `.safetensors` file whose metadata holds the architecture (`RTNConfig`) and
+free-form provenance, listed in a `manifest.json` beside it with its sha256. Weights are looked
+up by name in the directories of $VSRTN_WEIGHTS (os.pathsep-separated) and the repository's
+`weights/`. A checksum mismatch is an error, never a warning.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vsrtn.errors import WeightsError
+from vsrtn.models.config import PUBLISHED, RTNConfig
+
+REPO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+MANIFEST = "manifest.json"
+
+
+def weights_dirs() -> list[Path]:
+    """Directories searched for weights, in order."""
+    dirs = [Path(p) for p in os.environ.get("VSRTN_WEIGHTS", "").split(os.pathsep) if p]
+    return dirs + [REPO_WEIGHTS]
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class WeightsEntry:
+    """One manifest entry: a named weights file and its expected checksum."""
+
+    name: str
+    path: Path
+    sha256: str
+    info: dict[str, Any]
+
+    def problem(self) -> str | None:
+        """Why the file cannot be used (missing, checksum mismatch), or None."""
+        if not self.path.is_file():
+            return "file is missing"
+        actual = sha256_file(self.path)
+        if actual != self.sha256:
+            return f"checksum mismatch: expected sha256 {self.sha256}, file has {actual} (corrupt or replaced)"
+        return None
+
+
+def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text())
+        return dict(data["weights"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise WeightsError(f"cannot read weights manifest {path}: {exc}") from exc
+
+
+def list_weights() -> list[WeightsEntry]:
+    """Every entry of every manifest on the search path (earlier directories win on a name)."""
+    seen: dict[str, WeightsEntry] = {}
+    for d in weights_dirs():
+        manifest = d / MANIFEST
+        if not manifest.is_file():
+            continue
+        for name, info in read_manifest(manifest).items():
+            if name not in seen:
+                seen[name] = WeightsEntry(name, d / info["file"], info["sha256"], info)
+    return list(seen.values())
+
+
+def find_weights(name: str) -> WeightsEntry:
+    """The manifest entry called `name`; raises WeightsError naming where we looked."""
+    for entry in list_weights():
+        if entry.name == name:
+            return entry
+    where = ", ".join(str(d) for d in weights_dirs())
+    raise WeightsError(f"no weights named '{name}' in the manifests of: {where}. "
+                       "Train them with scripts/train.py or convert a published checkpoint with 'vsrtn convert'.")
+
+
+# ---------------------------------------------------------------- published checkpoints
+
+_PUBLISHED_RENAMES = [
+    (r"^spynet\.", "flow.raft."),
+    (r"^forward_resblocks\.", "forward_trunk."),
+    (r"^backward_resblocks\.", "backward_trunk."),
+    (r"^(\w+_trunk)\.patch_embed\.norm\.", r"\1.embed_norm."),
+    (r"\.residual_group\.blocks\.", ".blocks."),
+    (r"\.conv_before_upsample\.0\.", ".conv_before_upsample."),
+    (r"^Forward_Aggregation\.", "forward_gate."),
+    (r"^Backward_Aggregation\.", "backward_gate."),
+    (r"_gate\.conv2d_projection_head\.", "_gate.embed."),
+    (r"_gate\.conv2d_1\.", "_gate.mask1."),
+    (r"_gate\.conv2d_2\.", "_gate.mask2."),
+    (r"^concate\.", "head.fuse."),
+    (r"^up1\.up_conv\.", "head.conv1."),
+    (r"^up2\.up_conv\.", "head.conv2."),
+    (r"^conv_hr\.", "head.conv3."),
+    (r"^conv_last\.", "head.out."),
+]
+# Buffers the published file stores that we derive: Swin masks for its 256 px training size and
+# index tables (recomputed for any size), and RAFT's BatchNorm aliased under a second name.
+_PUBLISHED_DERIVED = re.compile(r"(\.attn_mask$|\.relative_position_index$|^spynet\.cnet\.layer\d\.0\.norm3\.)")
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    try:
+        return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+
+
+def published_to_state_dict(published: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename a published `netG` state dict to our module names (dropping derived buffers)."""
+    out = {}
+    for key, value in published.items():
+        if _PUBLISHED_DERIVED.search(key):
+            continue
+        new = key
+        for pattern, repl in _PUBLISHED_RENAMES:
+            new = re.sub(pattern, repl, new)
+        out[new] = value
+    return out
+
+
+def _load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or wrong:
+        def show(keys):
+            return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} keys: {show(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} keys: {show(unexpected)}")
+        if wrong:
+            parts.append(f"wrong shapes: {show(wrong)}")
+        raise WeightsError(f"{source} does not fit the {model.config} network: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+
+
+def load_published(path: str | os.PathLike) -> "RTN":
+    """Load a published RTN checkpoint ({'netG': state_dict}, plain or .gz) in the published config."""
+    from vsrtn.models.rtn import RTN
+
+    path = Path(path)
+    ckpt = _read_checkpoint(path)
+    if not isinstance(ckpt, dict) or "netG" not in ckpt:
+        raise WeightsError(f"{path}: expected a published RTN checkpoint with a 'netG' state dict")
+    model = RTN(PUBLISHED)
+    _load_strict(model, published_to_state_dict(ckpt["netG"]), str(path))
+    return model.eval()
+
+
+# ---------------------------------------------------------------- our format
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_weights(model: "RTN", path: str | os.PathLike, info: dict[str, Any] | None = None) -> str:
+    """Write `model` as vsrtn weights (safetensors + config metadata); returns the sha256."""
+    from safetensors.torch import save
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": "vsrtn-rtn/1", "config": json.dumps(model.config.to_dict()),
+            "info": json.dumps(info or {})}
+    data = save(state, metadata=meta)
+    _atomic_write(Path(path), data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_weights_file(path: str | os.PathLike) -> "RTN":
+    """Load one of our `.safetensors` weights files (config from its metadata)."""
+    from safetensors import safe_open
+
+    from vsrtn.models.rtn import RTN
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if meta.get("format") != "vsrtn-rtn/1":
+        raise WeightsError(f"{path}: not vsrtn weights (metadata format={meta.get('format')!r})")
+    model = RTN(RTNConfig.from_dict(json.loads(meta["config"])))
+    _load_strict(model, state, str(path))
+    return model.eval()
+
+
+def load_model(source: str | os.PathLike, device: str | torch.device = "cpu") -> "RTN":
+    """An RTN in eval mode from a weights name (manifest, checksum verified), one of our
+    `.safetensors` files, or a published checkpoint (`.pth`, `.pth.gz`)."""
+    path = Path(source)
+    if not path.exists() and path.suffix == "" and os.sep not in str(source):
+        entry = find_weights(str(source))
+        problem = entry.problem()
+        if problem:
+            raise WeightsError(f"weights '{entry.name}' ({entry.path}): {problem}")
+        path = entry.path
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist")
+    model = load_weights_file(path) if path.suffix == ".safetensors" else load_published(path)
+    return model.to(device)
+
+
+def add_to_manifest(manifest: str | os.PathLike, name: str, weights_path: str | os.PathLike, sha256: str,
+                    info: dict[str, Any]) -> WeightsEntry:
+    """Add or replace the entry `name` (file stored relative to the manifest's directory)."""
+    manifest = Path(manifest)
+    entries = read_manifest(manifest) if manifest.exists() else {}
+    rel = os.path.relpath(Path(weights_path).resolve(), manifest.resolve().parent)
+    entries[name] = {"file": rel, "sha256": sha256, **info}
+    _atomic_write(manifest, (json.dumps({"weights": entries}, indent=2, sort_keys=True) + "\n").encode())
+    return WeightsEntry(name, manifest.parent / rel, sha256, entries[name])
+
+
+def convert_published(src: str | os.PathLike, dst: str | os.PathLike, name: str | None = None,
+                      manifest: str | os.PathLike | None = None) -> WeightsEntry:
+    """Convert a published checkpoint to our format; optionally record it in a manifest."""
+    model = load_published(src)
+    name = name or Path(dst).stem
+    info = {"config": model.config.to_dict(), "source": f"converted from published checkpoint {Path(src).name}"}
+    sha = save_weights(model, dst, info)
+    if manifest:
+        return add_to_manifest(manifest, name, dst, sha, info)
+    return WeightsEntry(name, Path(dst), sha, info)
