@@ -77,30 +77,37 @@ class RTN(nn.Module):
     def compute_flow(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Flows of the published network for x (N,T,3,H,W) in [-1, 1]:
         forward_flow[:, i] aligns frame i with frame i+1, backward_flow[:, i] frame i+1 with frame i."""
-        n, t, c, h, w = x.shape
-        if t < 2:
-            empty = x.new_zeros(n, 0, 2, h, w, dtype=torch.float32)
-            return empty, empty
         frames = (x.float() + 1) / 2
-        later = frames[:, 1:].reshape(-1, c, h, w)
-        earlier = frames[:, :-1].reshape(-1, c, h, w)
-        forward_flow = self.flow(later, earlier).view(n, t - 1, 2, h, w)
-        backward_flow = self.flow(earlier, later).view(n, t - 1, 2, h, w)
+        forward_flow = self._flow_pairs(frames[:, 1:], frames[:, :-1])
+        backward_flow = self._flow_pairs(frames[:, :-1], frames[:, 1:])
         return forward_flow, backward_flow
 
     def forward(self, x: torch.Tensor, cuts: torch.Tensor | None = None,
-                flows: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        """Restore x (N,T,3,H,W) in [-1, 1]. `cuts` (T,) or (N,T) bool: frame t starts a new shot,
-        nothing propagates across it. `flows`: precomputed `compute_flow` result at x's size."""
+                flows: tuple[torch.Tensor, torch.Tensor] | None = None,
+                out_range: tuple[int, int] | None = None) -> torch.Tensor:
+        """Restore x (N,T,3,H,W) in [-1, 1].
+
+        cuts: (T,) or (N,T) bool, frame t starts a new shot: nothing propagates across it.
+        flows: a precomputed `compute_flow(x)` result.
+        out_range: (a, b) returns only frames a..b-1, identical to slicing the full result, but
+        the backward pass stops at frame a and the forward pass at frame b-1.
+        """
         n, t, c, h, w = x.shape
+        a, b = out_range if out_range is not None else (0, t)
+        if not 0 <= a < b <= t:
+            raise ValueError(f"RTN.forward: out_range must satisfy 0 <= a < b <= {t}, got {out_range}")
         m = self.config.size_multiple
         ph, pw = padded_size(h, m), padded_size(w, m)
+        x = pad_to(x, ph, pw)
         if flows is None:
-            x = pad_to(x, ph, pw)
-            fwd, bwd = self.compute_flow(x)
+            frames = (x.float() + 1) / 2
+            # Only the pairs this range needs: forward pairs 0..b-2, backward pairs a..t-2.
+            fwd = self._flow_pairs(frames[:, 1:b], frames[:, :b - 1])
+            bwd = self._flow_pairs(frames[:, a:t - 1], frames[:, a + 1:t])
+            bwd_base = a
         else:
             fwd, bwd = (pad_to(f, ph, pw) for f in flows)  # edge flow continues into the padding
-            x = pad_to(x, ph, pw)
+            bwd_base = 0
         keep = None
         if cuts is not None:
             cuts = torch.as_tensor(cuts, device=x.device).bool()
@@ -110,24 +117,25 @@ class RTN(nn.Module):
         def residual(prev: torch.Tensor, flow: torch.Tensor, cur: torch.Tensor) -> torch.Tensor:
             return (flow_warp(prev, flow)[:, :1] - cur[:, :1]).abs()
 
-        # Backward direction (last frame to first); every state is kept for the fusion.
-        states: list[torch.Tensor | None] = [None] * t
+        # Backward direction (last frame to first); the states of the output range are kept.
+        states: dict[int, torch.Tensor] = {}
         state = None
-        for i in range(t - 1, -1, -1):
+        for i in range(t - 1, a - 1, -1):
             cur = x[:, i]
             if state is None:
                 agg, _ = self.backward_gate(cur, None, None)
             else:
-                flow = bwd[:, i]
+                flow = bwd[:, i - bwd_base]
                 agg, _ = self.backward_gate(cur, flow_warp(state, flow), residual(x[:, i + 1], flow, cur),
                                             None if keep is None else keep[:, i + 1])
             state = self.backward_trunk(agg)
-            states[i] = state
+            if i < b:
+                states[i] = state
 
         # Forward direction, fused with the stored backward state frame by frame.
         out = []
         state = None
-        for i in range(t):
+        for i in range(b):
             cur = x[:, i]
             if state is None:
                 agg, _ = self.forward_gate(cur, None, None)
@@ -136,6 +144,17 @@ class RTN(nn.Module):
                 agg, _ = self.forward_gate(cur, flow_warp(state, flow), residual(x[:, i - 1], flow, cur),
                                            None if keep is None else keep[:, i])
             state = self.forward_trunk(agg)
-            out.append(torch.tanh(self.head(states[i], state) + cur))
-            states[i] = None  # free memory as we go
+            if i >= a:
+                out.append(torch.tanh(self.head(states.pop(i), state) + cur))
         return torch.stack(out, dim=1)[..., :h, :w]
+
+    @torch.no_grad()
+    def _flow_pairs(self, ref: torch.Tensor, src: torch.Tensor, chunk: int = 8) -> torch.Tensor:
+        """Flow for each pair (ref[:, k], src[:, k]) -> (N,K,2,H,W), a few pairs at a time
+        (RAFT's correlation volume grows with the square of the frame area)."""
+        n, k, c, h, w = ref.shape
+        if k == 0:
+            return ref.new_zeros(n, 0, 2, h, w, dtype=torch.float32)
+        r, s = ref.reshape(n * k, c, h, w), src.reshape(n * k, c, h, w)
+        parts = [self.flow(r[i:i + chunk], s[i:i + chunk]) for i in range(0, n * k, chunk)]
+        return torch.cat(parts).view(n, k, 2, h, w)

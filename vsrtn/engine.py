@@ -1,0 +1,205 @@
+"""The inference engine: runs an RTN over windows of a clip, independent of VapourSynth.
+
+The VapourSynth plugin and the `vsrtn` command both drive it. Input and output frames are
+luma planes as float32 numpy arrays in [0, 1], shape (H, W).
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from vsrtn.errors import ArgumentError, DeviceError
+from vsrtn.models.rtn import RTN
+from vsrtn.windows import Window, WindowPlan, plan_windows
+
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def resolve_device(device: str | None, device_index: int = 0, func: str = "vsrtn") -> torch.device:
+    """'cuda' / 'cpu' / None (CUDA when available, else CPU) -> torch.device; clear error if absent."""
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ArgumentError(func, "device", "'cpu', 'cuda' or None (automatic)", device)
+    if device == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise DeviceError(f"{func}: device='cuda' was asked for but CUDA is not available "
+                          f"(torch {torch.__version__}); use device='cpu' or device=None")
+    count = torch.cuda.device_count()
+    if not 0 <= device_index < count:
+        raise ArgumentError(func, "device_index", f"0..{count - 1} ({count} CUDA device(s))", device_index)
+    return torch.device("cuda", device_index)
+
+
+def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of length `tile` covering [0, size) with at least `overlap` shared."""
+    if tile >= size:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, size - tile, step))
+    return starts + [size - tile]
+
+
+def blend_ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
+    """1-D blending weights of a tile: linear ramps over the overlap on interior sides."""
+    w = np.ones(length, np.float32)
+    ramp = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap if overlap > 0 else None
+    if ramp is not None and not at_start:
+        w[:overlap] = np.minimum(w[:overlap], ramp)
+    if ramp is not None and not at_end:
+        w[-overlap:] = np.minimum(w[-overlap:], ramp[::-1])
+    return w
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """How the engine runs a model; all validated on construction."""
+
+    window: int = 10  # core frames per model call
+    context: int = 5  # extra frames each side
+    tile: tuple[int, int] | None = None  # (width, height); None = whole frames unless they would not fit
+    tile_overlap: int = 32
+    precision: str = "fp32"  # fp32 | fp16 | bf16 (the last two on CUDA only)
+
+    def __post_init__(self) -> None:
+        f = "Engine"
+        if not isinstance(self.window, int) or not 1 <= self.window <= 256:
+            raise ArgumentError(f, "window", "an integer in 1..256", self.window)
+        if not isinstance(self.context, int) or not 0 <= self.context <= 64:
+            raise ArgumentError(f, "context", "an integer in 0..64", self.context)
+        if self.precision not in DTYPES:
+            raise ArgumentError(f, "precision", f"one of {sorted(DTYPES)}", self.precision)
+        if self.tile is not None:
+            tw, th = self.tile
+            if min(tw, th) < 32:
+                raise ArgumentError(f, "tile", "[width, height], each >= 32", self.tile)
+            if not 0 <= self.tile_overlap < min(tw, th) // 2:
+                raise ArgumentError(f, "tile_overlap", f"0..{min(tw, th) // 2 - 1} for tile {self.tile}",
+                                    self.tile_overlap)
+
+
+class Engine:
+    """Runs `model` window by window. `restore_window` is the unit the plugin schedules;
+    `restore_clip` streams a whole clip with memory bounded by one window."""
+
+    def __init__(self, model: RTN, device: torch.device | str = "cpu", settings: EngineSettings | None = None) -> None:
+        self.settings = settings or EngineSettings()
+        self.device = torch.device(device)
+        if self.settings.precision != "fp32" and self.device.type != "cuda":
+            raise ArgumentError("Engine", "precision", "'fp32' on the CPU (fp16/bf16 need CUDA)",
+                                self.settings.precision)
+        self.model = model.to(self.device).eval()
+        self.dtype = DTYPES[self.settings.precision]
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = False  # same algorithms every call: reproducible output
+
+    # -------------------------------------------------------------- planning
+    def plan(self, num_frames: int, cuts: Sequence[int] = ()) -> WindowPlan:
+        return plan_windows(num_frames, self.settings.window, self.settings.context, cuts)
+
+    def tiles_for(self, height: int, width: int, num_frames: int) -> tuple[int, int] | None:
+        """The (width, height) tile size to use, or None for whole frames."""
+        if self.settings.tile is not None:
+            return self.settings.tile
+        budget = _free_memory(self.device) * 0.6
+        need = _estimate_bytes(self.model, num_frames, height, width, self.dtype)
+        if need <= budget:
+            return None
+        # Square-ish tiles whose estimate fits, never below 128 px.
+        scale = math.sqrt(budget / need)
+        tw = max(128, int(width * scale) // 16 * 16)
+        th = max(128, int(height * scale) // 16 * 16)
+        return (min(tw, width), min(th, height))
+
+    # -------------------------------------------------------------- running
+    @torch.inference_mode()
+    def restore_window(self, frames: Sequence[np.ndarray], window: Window) -> list[np.ndarray]:
+        """Restore the core frames of `window` from its source frames (in `window.frames` order)."""
+        if len(frames) != len(window.frames):
+            raise ValueError(f"restore_window: {len(window.frames)} frames expected, got {len(frames)}")
+        clip = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames]))  # T,H,W
+        t, h, w = clip.shape
+        a, b = window.offset, window.offset + (window.stop - window.start)
+        tile = self.tiles_for(h, w, t)
+        if tile is None or (tile[0] >= w and tile[1] >= h):
+            out = self._run(clip, (a, b))
+        else:
+            out = self._run_tiled(clip, (a, b), tile)
+        return [out[i] for i in range(out.shape[0])]
+
+    def _run(self, clip: torch.Tensor, out_range: tuple[int, int]) -> np.ndarray:
+        x = clip.to(self.device).mul(2).sub(1).unsqueeze(1).expand(-1, 3, -1, -1).unsqueeze(0)
+        use_amp = self.dtype != torch.float32
+        with torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=use_amp):
+            y = self.model(x, out_range=out_range)
+        y = y[0, :, 0].float().add(1).div(2).clamp(0, 1)
+        return y.cpu().numpy()
+
+    def _run_tiled(self, clip: torch.Tensor, out_range: tuple[int, int], tile: tuple[int, int]) -> np.ndarray:
+        t, h, w = clip.shape
+        tw, th = min(tile[0], w), min(tile[1], h)
+        ov = self.settings.tile_overlap
+        acc = np.zeros((out_range[1] - out_range[0], h, w), np.float32)
+        weight = np.zeros((h, w), np.float32)
+        ys, xs = tile_starts(h, th, ov), tile_starts(w, tw, ov)
+        for y0 in ys:
+            wy = blend_ramp(th, ov, y0 == 0, y0 + th == h)
+            for x0 in xs:
+                wx = blend_ramp(tw, ov, x0 == 0, x0 + tw == w)
+                out = self._run(clip[:, y0:y0 + th, x0:x0 + tw], out_range)
+                wt = wy[:, None] * wx[None, :]
+                acc[:, y0:y0 + th, x0:x0 + tw] += out * wt
+                weight[y0:y0 + th, x0:x0 + tw] += wt
+        return acc / weight
+
+    def restore_clip(self, frames: Iterable[np.ndarray], num_frames: int, cuts: Sequence[int] = (),
+                     progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+        """Restore a clip given as an iterator of frames in order; yields restored frames in order.
+        Holds only the frames the current and next windows need."""
+        plan = self.plan(num_frames, cuts)
+        source = iter(frames)
+        buffer: dict[int, np.ndarray] = {}
+        read = 0
+        for k, win in enumerate(plan):
+            while read <= max(win.frames):
+                try:
+                    buffer[read] = next(source)
+                except StopIteration:
+                    raise ValueError(f"restore_clip: the clip ended after {read} frames, {num_frames} were announced")
+                read += 1
+            outputs = self.restore_window([buffer[i] for i in win.frames], win)
+            keep_from = min(plan[k + 1].frames) if k + 1 < len(plan) else read
+            for i in [i for i in buffer if i < keep_from]:
+                del buffer[i]
+            for out in outputs:
+                yield out
+            if progress is not None:
+                progress(win.stop)
+
+
+def _free_memory(device: torch.device) -> float:
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return float(free)
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError):
+        return 4.0 * 2**30
+
+
+def _estimate_bytes(model: RTN, frames: int, height: int, width: int, dtype: torch.dtype) -> float:
+    """Rough peak memory of one window: stored states and frames per frame, plus one trunk call.
+    Deliberately pessimistic; used only to decide whether to tile."""
+    c = model.config
+    px = height * width
+    elt = 2 if dtype != torch.float32 else 4
+    per_frame = px * (3 + c.num_feat + 4) * 4  # input, backward state, flows (fp32)
+    trunk = px * c.embed_dim * 3 * elt + (px / 4) * c.embed_dim * 12 * elt  # full-res convs + half-res tokens
+    raft = (px / 64) ** 2 * 4 * 1.4 * 8 if c.flow == "raft" else 0  # correlation pyramid, 8 pairs a batch
+    return frames * per_frame + trunk + raft
