@@ -117,7 +117,10 @@ _PUBLISHED_DERIVED = re.compile(r"(\.attn_mask$|\.relative_position_index$|^spyn
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise WeightsError(f"cannot read checkpoint {path}: {exc.strerror}") from exc
     if raw[:2] == b"\x1f\x8b":
         raw = gzip.decompress(raw)
     try:

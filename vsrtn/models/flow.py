@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from vsrtn.models.config import RTNConfig
+from vsrtn.models.ops import pad_to
 
 _DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -29,22 +30,20 @@ def _to_gray_u8(x: torch.Tensor) -> np.ndarray:
 class DISFlow(nn.Module):
     """OpenCV's Dense Inverse Search flow: no weights, fast on a CPU, deterministic."""
 
+    min_size = 16
+
     def __init__(self, preset: str = "medium") -> None:
         super().__init__()
         self.preset = preset
 
     def forward(self, ref: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
         dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.preset])
-        a, b = _to_gray_u8(ref), _to_gray_u8(src)
-        h, w = a.shape[1:]
-        flows = []
-        for i in range(a.shape[0]):
-            if h < 8 or w < 8:  # DIS needs a few pixels per patch; tiny frames get zero motion
-                flows.append(np.zeros((h, w, 2), np.float32))
-            else:
-                flows.append(dis.calc(a[i], b[i], None))
-        out = torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous()
-        return out.to(ref.device)
+        h, w = ref.shape[-2:]
+        # DIS needs frames of at least 12 px; smaller ones are edge-padded and cropped back.
+        ph, pw = max(h, self.min_size), max(w, self.min_size)
+        a, b = _to_gray_u8(pad_to(ref, ph, pw)), _to_gray_u8(pad_to(src, ph, pw))
+        flows = np.stack([dis.calc(a[i], b[i], None) for i in range(a.shape[0])])[:, :h, :w]
+        return torch.from_numpy(flows).permute(0, 3, 1, 2).contiguous().to(ref.device)
 
 
 def build_flow(config: RTNConfig) -> nn.Module:

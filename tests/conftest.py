@@ -1,0 +1,58 @@
+"""Shared fixtures: tiny random-weight models (fast on 2 CPU cores) and paths."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+REFERENCE = SHARED / "reference"
+
+
+def tiny_config(**overrides):
+    from vsrtn.models.config import RTNConfig
+
+    base = dict(num_feat=8, embed_dim=16, depths=(2,), num_heads=(2,), window_size=4, flow="dis",
+                dis_preset="ultrafast")
+    base.update(overrides)
+    return RTNConfig(**base)
+
+
+def tiny_model(seed: int = 0, **overrides):
+    """A random-weight RTN, scaled so that its output visibly depends on its input."""
+    import torch
+
+    from vsrtn.models.rtn import RTN
+
+    torch.manual_seed(seed)
+    model = RTN(tiny_config(**overrides)).eval()
+    return model
+
+
+def moving_clip(t: int = 6, h: int = 40, w: int = 56, seed: int = 0) -> np.ndarray:
+    """A textured image panning right by 1 px a frame, float32 in [0, 1], shape (T,H,W)."""
+    rng = np.random.default_rng(seed)
+    base = rng.random((h, w + t + 8), dtype=np.float32)
+    import cv2
+
+    base = cv2.GaussianBlur(base, (5, 5), 1.0)
+    return np.stack([base[:, i:i + w] for i in range(t)]).astype(np.float32)
+
+
+@pytest.fixture
+def venv_bin() -> Path:
+    return Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def _no_user_weights(monkeypatch):
+    monkeypatch.delenv("VSRTN_WEIGHTS", raising=False)
+    yield
+
+
+def pytest_report_header(config):
+    return f"vsrtn tests, shared material at {SHARED} ({'present' if SHARED.exists() else 'MISSING'})"

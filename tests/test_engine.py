@@ -1,0 +1,162 @@
+"""The engine and the model's temporal semantics, on tiny random-weight models (CPU)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import moving_clip, tiny_model
+
+from vsrtn.engine import Engine, EngineSettings, blend_ramp, resolve_device, tile_starts
+from vsrtn.errors import ArgumentError, DeviceError
+
+
+def to_x(clip: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(clip).mul(2).sub(1)[None, :, None].expand(-1, -1, 3, -1, -1).contiguous()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_model(seed=1)
+
+
+def test_output_range_equals_slice_of_full_result(model):
+    x = to_x(moving_clip(7))
+    with torch.inference_mode():
+        full = model(x)
+        part = model(x, out_range=(2, 5))
+    assert torch.equal(part, full[:, 2:5])
+
+
+def test_cut_isolates_shots_exactly(model):
+    clip = moving_clip(8)
+    cuts = torch.zeros(8, dtype=torch.bool)
+    cuts[4] = True
+    changed = clip.copy()
+    changed[4:] = np.random.default_rng(5).random(changed[4:].shape, dtype=np.float32)
+    with torch.inference_mode():
+        a = model(to_x(clip), cuts=cuts)
+        b = model(to_x(changed), cuts=cuts)
+        first_shot_alone = model(to_x(clip[:4]))
+        no_cut = model(to_x(changed))
+    assert torch.equal(a[:, :4], b[:, :4])  # frames after the cut cannot reach frames before it
+    assert torch.equal(a[:, :4], first_shot_alone)  # a cut is the same as a separate clip
+    assert not torch.equal(no_cut[:, :4], b[:, :4])  # ... whereas without the cut they do
+
+
+def test_per_sample_cuts_in_a_batch(model):
+    clip = to_x(moving_clip(5))
+    batch = torch.cat([clip, clip])
+    cuts = torch.zeros(2, 5, dtype=torch.bool)
+    cuts[1, 2] = True
+    with torch.inference_mode():
+        y = model(batch, cuts=cuts)
+        alone = model(clip)
+    assert torch.allclose(y[0], alone[0], atol=1e-5)
+    assert not torch.allclose(y[1], alone[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("h,w", [(37, 53), (17, 16), (5, 7)])
+def test_any_frame_size(model, h, w):
+    clip = moving_clip(4, h, w)
+    with torch.inference_mode():
+        y = model(to_x(clip))
+    assert y.shape == (1, 4, 3, h, w) and torch.isfinite(y).all()
+
+
+def _restore_in_order(engine: Engine, clip: np.ndarray, order, cuts=()):
+    plan = engine.plan(len(clip), cuts)
+    out = {}
+    for n in order:
+        win = plan[plan.index_of(n)]
+        res = engine.restore_window([clip[i] for i in win.frames], win)
+        out[n] = res[n - win.start]
+    return np.stack([out[n] for n in range(len(clip))])
+
+
+def test_access_order_does_not_change_any_frame(model):
+    clip = moving_clip(11)
+    engine = Engine(model, "cpu", EngineSettings(window=3, context=2))
+    linear = _restore_in_order(engine, clip, range(11))
+    shuffled = _restore_in_order(engine, clip, np.random.default_rng(0).permutation(11))
+    backwards = _restore_in_order(engine, clip, range(10, -1, -1))
+    assert np.array_equal(linear, shuffled) and np.array_equal(linear, backwards)
+
+
+def test_streaming_clip_equals_windows_and_keeps_memory_bounded(model):
+    clip = moving_clip(13)
+    engine = Engine(model, "cpu", EngineSettings(window=4, context=2))
+    seen = []
+
+    def frames():
+        for i, f in enumerate(clip):
+            seen.append(i)
+            yield f
+
+    streamed = np.stack(list(engine.restore_clip(frames(), len(clip))))
+    assert np.array_equal(streamed, _restore_in_order(engine, clip, range(13)))
+    assert seen == list(range(13))  # each source frame decoded once, in order
+
+
+def test_streaming_reports_a_short_clip(model):
+    engine = Engine(model, "cpu", EngineSettings(window=4, context=1))
+    with pytest.raises(ValueError, match="ended after 3 frames, 6 were announced"):
+        list(engine.restore_clip(iter(moving_clip(3)), 6))
+
+
+def test_scene_cut_in_engine_isolates_shots(model):
+    clip = moving_clip(10)
+    other = clip.copy()
+    other[6:] = 1 - other[6:]
+    engine = Engine(model, "cpu", EngineSettings(window=4, context=3))
+    a = _restore_in_order(engine, clip, range(10), cuts=[6])
+    b = _restore_in_order(engine, other, range(10), cuts=[6])
+    assert np.array_equal(a[:6], b[:6])
+    assert not np.array_equal(a[6:], b[6:])
+
+
+def test_tiling_matches_whole_frames_within_tolerance(model):
+    clip = moving_clip(5, 96, 128)
+    whole = Engine(model, "cpu", EngineSettings(window=5, context=0))
+    tiled = Engine(model, "cpu", EngineSettings(window=5, context=0, tile=(64, 64), tile_overlap=24))
+    win = whole.plan(5)[0]
+    a = np.stack(whole.restore_window(list(clip), win))
+    b = np.stack(tiled.restore_window(list(clip), win))
+    assert a.shape == b.shape == (5, 96, 128)
+    assert np.abs(a - b).mean() < 2e-3 and np.abs(a - b).max() < 0.05
+    assert not np.array_equal(a, b)  # it really ran tiled
+
+
+def test_tile_geometry():
+    assert tile_starts(100, 100, 8) == [0]
+    assert tile_starts(100, 40, 8) == [0, 32, 60]
+    w = blend_ramp(40, 8, at_start=False, at_end=True)
+    assert w[0] < w[7] < 1 and w[-1] == 1
+    # Overlapping ramps of neighbours sum to a positive weight everywhere.
+    total = np.zeros(100)
+    for s in tile_starts(100, 40, 8):
+        total[s:s + 40] += blend_ramp(40, 8, s == 0, s + 40 == 100)
+    assert (total > 0.5).all()
+
+
+def test_settings_are_validated():
+    with pytest.raises(ArgumentError, match="'window'"):
+        EngineSettings(window=0)
+    with pytest.raises(ArgumentError, match="'tile'"):
+        EngineSettings(tile=(16, 64))
+    with pytest.raises(ArgumentError, match="'precision'"):
+        EngineSettings(precision="fp8")
+
+
+def test_half_precision_needs_cuda(model):
+    with pytest.raises(ArgumentError, match="fp16/bf16 need CUDA"):
+        Engine(model, "cpu", EngineSettings(precision="fp16"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error path")
+def test_cuda_requested_without_cuda_is_a_clear_error():
+    with pytest.raises(DeviceError, match="CUDA is not available"):
+        resolve_device("cuda")
+    assert resolve_device(None).type == "cpu"
+    with pytest.raises(ArgumentError, match="'device'"):
+        resolve_device("tpu")
