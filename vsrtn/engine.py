@@ -61,8 +61,8 @@ def blend_ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.nd
 class EngineSettings:
     """How the engine runs a model; all validated on construction."""
 
-    window: int = 10  # core frames per model call
-    context: int = 5  # extra frames each side
+    window: int = 12  # core frames per model call
+    context: int = 5  # extra frames each side (recurrence warm-up)
     tile: tuple[int, int] | None = None  # (width, height); None = whole frames unless they would not fit
     tile_overlap: int = 32
     precision: str = "fp32"  # fp32 | fp16 | bf16 (the last two on CUDA only)

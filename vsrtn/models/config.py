@@ -64,3 +64,8 @@ class RTNConfig:
 
 
 PUBLISHED = RTNConfig()
+# What vsrtn trains and ships by default: a quarter of the published trunk's compute, DIS flow
+# (no flow weights exist offline, and DIS costs ~20 ms a pair on a CPU against RAFT's ~3 s).
+COMPACT = RTNConfig(embed_dim=32, depths=(2, 2), num_heads=(2, 2), flow="dis")
+
+NAMED_CONFIGS = {"published": PUBLISHED, "compact": COMPACT}

@@ -55,18 +55,28 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
+    # Windows per attention call: bounds the materialised bias (chunk*heads*N*N floats) on 4K frames.
+    chunk = 1024
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """x: (B, nW, N, C); mask: (nW, N, N) or None."""
         b, nw, n, c = x.shape
-        qkv = self.qkv(x).view(b, nw, n, 3, self.heads, c // self.heads).permute(3, 0, 1, 4, 2, 5)
+        h = self.heads
+        qkv = self.qkv(x).view(b, nw, n, 3, h, c // h).permute(3, 0, 1, 4, 2, 5)
         q, k, v = qkv.unbind(0)  # each (B, nW, heads, N, d)
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
-        bias = bias.view(n, n, self.heads).permute(2, 0, 1)  # heads, N, N
-        if mask is not None:
-            bias = bias.unsqueeze(0) + mask.unsqueeze(1)  # nW, heads, N, N
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))  # B, nW, heads, N, d
-        out = out.transpose(2, 3).reshape(b, nw, n, c)
-        return self.proj(out)
+        rel = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        rel = rel.view(n, n, h).permute(2, 0, 1).to(q.dtype)  # heads, N, N
+        outs = []
+        for s in range(0, nw, self.chunk):
+            e = min(nw, s + self.chunk)
+            bias = rel.expand(e - s, h, n, n) if mask is None else rel + mask[s:e, None].to(q.dtype)
+            # 4-D inputs with a 4-D mask take PyTorch's fused kernel (5-D ones fall back to a slow path).
+            bias = bias.expand(b, e - s, h, n, n).reshape(b * (e - s), h, n, n)
+            part = F.scaled_dot_product_attention(
+                *(t[:, s:e].reshape(b * (e - s), h, n, -1) for t in (q, k, v)), attn_mask=bias)
+            outs.append(part.view(b, e - s, h, n, -1))
+        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+        return self.proj(out.transpose(2, 3).reshape(b, nw, n, c))
 
 
 class Mlp(nn.Module):
