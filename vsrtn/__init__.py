@@ -13,6 +13,8 @@ _LAZY = {
     "RTN": ("vsrtn.models.rtn", "RTN"),
     "RTNConfig": ("vsrtn.models.config", "RTNConfig"),
     "Engine": ("vsrtn.engine", "Engine"),
+    "Restore": ("vsrtn.vs_plugin", "Restore"),
+    "restore": ("vsrtn.vs_plugin", "restore"),
 }
 
 

@@ -119,29 +119,33 @@ class Engine:
 
     # -------------------------------------------------------------- running
     @torch.inference_mode()
-    def restore_window(self, frames: Sequence[np.ndarray], window: Window) -> list[np.ndarray]:
-        """Restore the core frames of `window` from its source frames (in `window.frames` order)."""
+    def restore_window(self, frames: Sequence[np.ndarray], window: Window,
+                       cuts: Sequence[bool] | None = None) -> list[np.ndarray]:
+        """Restore the core frames of `window` from its source frames (in `window.frames` order).
+        `cuts[p]`: a new shot starts at position p (nothing propagates from p-1 to p)."""
         if len(frames) != len(window.frames):
             raise ValueError(f"restore_window: {len(window.frames)} frames expected, got {len(frames)}")
+        cut_t = None if cuts is None or not any(cuts) else torch.tensor(list(cuts), dtype=torch.bool)
         clip = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames]))  # T,H,W
         t, h, w = clip.shape
         a, b = window.offset, window.offset + (window.stop - window.start)
         tile = self.tiles_for(h, w, t)
         if tile is None or (tile[0] >= w and tile[1] >= h):
-            out = self._run(clip, (a, b))
+            out = self._run(clip, (a, b), cut_t)
         else:
-            out = self._run_tiled(clip, (a, b), tile)
+            out = self._run_tiled(clip, (a, b), tile, cut_t)
         return [out[i] for i in range(out.shape[0])]
 
-    def _run(self, clip: torch.Tensor, out_range: tuple[int, int]) -> np.ndarray:
+    def _run(self, clip: torch.Tensor, out_range: tuple[int, int], cuts: torch.Tensor | None) -> np.ndarray:
         x = clip.to(self.device).mul(2).sub(1).unsqueeze(1).expand(-1, 3, -1, -1).unsqueeze(0)
         use_amp = self.dtype != torch.float32
         with torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=use_amp):
-            y = self.model(x, out_range=out_range)
+            y = self.model(x, cuts=None if cuts is None else cuts.to(self.device), out_range=out_range)
         y = y[0, :, 0].float().add(1).div(2).clamp(0, 1)
         return y.cpu().numpy()
 
-    def _run_tiled(self, clip: torch.Tensor, out_range: tuple[int, int], tile: tuple[int, int]) -> np.ndarray:
+    def _run_tiled(self, clip: torch.Tensor, out_range: tuple[int, int], tile: tuple[int, int],
+                   cuts: torch.Tensor | None) -> np.ndarray:
         t, h, w = clip.shape
         tw, th = min(tile[0], w), min(tile[1], h)
         ov = self.settings.tile_overlap
@@ -152,7 +156,7 @@ class Engine:
             wy = blend_ramp(th, ov, y0 == 0, y0 + th == h)
             for x0 in xs:
                 wx = blend_ramp(tw, ov, x0 == 0, x0 + tw == w)
-                out = self._run(clip[:, y0:y0 + th, x0:x0 + tw], out_range)
+                out = self._run(clip[:, y0:y0 + th, x0:x0 + tw], out_range, cuts)
                 wt = wy[:, None] * wx[None, :]
                 acc[:, y0:y0 + th, x0:x0 + tw] += out * wt
                 weight[y0:y0 + th, x0:x0 + tw] += wt

@@ -10,7 +10,7 @@ class ArgumentError(VsrtnError, ValueError):
     """An argument has the wrong type or value."""
 
     def __init__(self, func: str, arg: str, expected: str, got: object = None) -> None:
-        self.func, self.arg, self.expected = func, arg, expected
+        self.func, self.arg, self.expected, self.got = func, arg, expected, got
         msg = f"{func}: '{arg}' must be {expected}"
         if got is not None:
             msg += f", got {got!r}"

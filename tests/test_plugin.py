@@ -1,0 +1,266 @@
+"""vsrtn.Restore inside VapourSynth: formats, scheduling, pipes into ffmpeg and x264, errors."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import vapoursynth as vs
+
+from conftest import ROOT, tiny_model
+from vsclips import textured
+
+import vsrtn
+from vsrtn.weights import save_weights
+
+core = vs.core
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
+    save_weights(tiny_model(seed=2), path)
+    return str(path)
+
+
+def frames_of(clip: vs.VideoNode, order=None) -> list[list[np.ndarray]]:
+    order = range(clip.num_frames) if order is None else order
+    got = {}
+    for n in order:
+        f = clip.get_frame(int(n))
+        got[int(n)] = [np.asarray(f[p]).copy() for p in range(f.format.num_planes)]
+    return [got[n] for n in range(clip.num_frames)]
+
+
+def restore(clip, weights, **kw):
+    kw.setdefault("window", 4)
+    kw.setdefault("context", 2)
+    return vsrtn.Restore(clip, weights=weights, **kw)
+
+
+def write_script(tmp_path, weights, body="clip = vsrtn.Restore(src, weights=W, window=4, context=2)",
+                 src="textured(vs.YUV420P8, 64, 48, 7)") -> str:
+    script = tmp_path / "restore.vpy"
+    script.write_text(textwrap.dedent(f"""\
+        import sys
+        sys.path.insert(0, {str(ROOT / 'tests')!r})
+        import vapoursynth as vs
+        import vsrtn
+        from vsclips import textured
+        W = {weights!r}
+        src = {src}
+        {body}
+        clip.set_output()
+        """))
+    return str(script)
+
+
+def parse_y4m(data: bytes, w: int, h: int, chroma_div: int = 4) -> list[bytes]:
+    header, _, rest = data.partition(b"\n")
+    assert header.startswith(b"YUV4MPEG2 ") and f" W{w} H{h} ".encode() in header + b" "
+    size = w * h + 2 * (w * h // chroma_div)
+    frames = []
+    while rest:
+        tag, _, rest = rest.partition(b"\n")
+        assert tag == b"FRAME", tag[:20]
+        frames.append(rest[:size])
+        rest = rest[size:]
+    return frames
+
+
+def test_vspipe_y4m_is_clean_and_equals_in_process(tmp_path, tiny_weights, venv_bin):
+    script = write_script(tmp_path, tiny_weights)
+    out = subprocess.run([str(venv_bin / "vspipe"), "-c", "y4m", script, "-"], capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    raw = parse_y4m(out.stdout, 64, 48)  # fails on any stray byte
+    expected = frames_of(restore(textured(vs.YUV420P8, 64, 48, 7), tiny_weights))
+    assert len(raw) == 7
+    for got, exp in zip(raw, expected):
+        assert got == b"".join(p.tobytes() for p in exp)
+
+
+def test_vspipe_into_ffmpeg_and_x264(tmp_path, tiny_weights, venv_bin):
+    script = write_script(tmp_path, tiny_weights)
+    expected = frames_of(restore(textured(vs.YUV420P8, 64, 48, 7), tiny_weights))
+    exp_bytes = b"".join(p.tobytes() for f in expected for p in f)
+    vspipe = f"{venv_bin / 'vspipe'} -c y4m {script} -"
+    ffv1 = tmp_path / "out.mkv"
+    subprocess.run(f"{vspipe} | ffmpeg -v error -y -i - -c:v ffv1 {ffv1}", shell=True, check=True)
+    h264 = tmp_path / "out.264"
+    subprocess.run(f"{vspipe} | x264 --quiet --demuxer y4m --qp 0 --preset ultrafast -o {h264} -", shell=True,
+                   check=True)
+    for encoded in (ffv1, h264):
+        dec = subprocess.run(["ffmpeg", "-v", "error", "-i", str(encoded), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
+                             capture_output=True, check=True).stdout
+        assert dec == exp_bytes, encoded.name  # both are lossless here: exact frames
+
+
+def test_vspipe_start_end_and_threads_do_not_change_frames(tmp_path, tiny_weights, venv_bin):
+    script = write_script(tmp_path, tiny_weights)
+    full = subprocess.run([str(venv_bin / "vspipe"), "-c", "y4m", "-r", "1", script, "-"], capture_output=True,
+                          check=True).stdout
+    part = subprocess.run([str(venv_bin / "vspipe"), "-c", "y4m", "-s", "3", "-e", "5", "-r", "8", script, "-"],
+                          capture_output=True, check=True).stdout
+    assert parse_y4m(part, 64, 48) == parse_y4m(full, 64, 48)[3:6]
+
+
+def test_request_order_and_thread_count_do_not_change_frames(tiny_weights):
+    src = textured(vs.YUV420P10, 64, 48, 11)
+    old = core.num_threads
+    try:
+        core.num_threads = 1
+        linear = frames_of(restore(src, tiny_weights))
+        core.num_threads = 8
+        shuffled = frames_of(restore(src, tiny_weights), np.random.default_rng(1).permutation(11))
+        backwards = frames_of(restore(src, tiny_weights, num_streams=3), range(10, -1, -1))
+    finally:
+        core.num_threads = old
+    for a, b, c in zip(linear, shuffled, backwards):
+        assert all(np.array_equal(x, y) and np.array_equal(x, z) for x, y, z in zip(a, b, c))
+
+
+def test_each_window_is_inferred_once(tiny_weights, monkeypatch):
+    from vsrtn.engine import Engine
+
+    calls = []
+    original = Engine.restore_window
+
+    def counting(self, frames, window, cuts=None):
+        calls.append(window.start)
+        return original(self, frames, window, cuts)
+
+    monkeypatch.setattr(Engine, "restore_window", counting)
+    old = core.num_threads
+    core.num_threads = 8
+    try:
+        clip = restore(textured(length=12), tiny_weights)
+        frames_of(clip)
+    finally:
+        core.num_threads = old
+    assert sorted(calls) == [0, 4, 8]
+
+
+@pytest.mark.parametrize("length", [1, 2, 3])
+def test_very_short_clips(tiny_weights, length):
+    out = frames_of(restore(textured(length=length), tiny_weights, window=12, context=5))
+    assert len(out) == length and out[0][0].shape == (48, 64)
+
+
+@pytest.mark.parametrize("fmt", [vs.GRAY8, vs.GRAY16, vs.GRAYS, vs.YUV420P8, vs.YUV420P10, vs.YUV422P12,
+                                 vs.YUV444P16, vs.YUV444PS, vs.YUV444PH])
+def test_formats_keep_format_and_chroma(tiny_weights, fmt):
+    src = textured(fmt, 62 if fmt in (vs.GRAY8, vs.GRAYS) else 64, 46, 5)
+    out = restore(src, tiny_weights)
+    assert (out.format.id, out.width, out.height, out.num_frames) == (src.format.id, src.width, src.height, 5)
+    a, b = frames_of(src), frames_of(out)
+    for fa, fb in zip(a, b):
+        assert not np.array_equal(fa[0], fb[0])  # luma restored
+        for pa, pb in zip(fa[1:], fb[1:]):
+            assert np.array_equal(pa, pb)  # chroma untouched, bit for bit
+
+
+def test_odd_sizes(tiny_weights):
+    src = textured(vs.GRAY8, 37, 29, 4)
+    out = frames_of(restore(src, tiny_weights))
+    assert out[0][0].shape == (29, 37)
+
+
+@pytest.mark.parametrize("fmt", [vs.RGB24, vs.RGBS, vs.RGB48])
+def test_rgb_moves_only_along_luma(tiny_weights, fmt):
+    src = textured(fmt, 64, 48, 4)
+    out = restore(src, tiny_weights)
+    assert out.format.id == src.format.id
+    for fa, fb in zip(frames_of(src), frames_of(out)):
+        r, g, b = (p.astype(np.float64) for p in fa)
+        r2, g2, b2 = (p.astype(np.float64) for p in fb)
+        assert not np.array_equal(r, r2)
+        tol = 1e-5 if fmt == vs.RGBS else 1.0  # integer RGB: rounding (and clipping at the ends)
+        inside = (r2 > 0) & (g2 > 0) & (b2 > 0) & (r2 < r.max()) & (g2 < g.max()) & (b2 < b.max())
+        assert np.abs(((r2 - g2) - (r - g))[inside]).max() <= tol
+        assert np.abs(((b2 - g2) - (b - g))[inside]).max() <= tol
+
+
+def test_props_kept_and_provenance_added(tiny_weights):
+    src = textured(length=3).std.SetFrameProps(_Matrix=1, MyProp=7)
+    f = restore(src, tiny_weights).get_frame(1)
+    assert f.props["MyProp"] == 7 and f.props["_Matrix"] == 1
+    assert f.props["vsrtn_weights"] == tiny_weights and f.props["vsrtn_version"] == vsrtn.__version__
+
+
+def test_scene_cut_props_and_detector_isolate_shots(tiny_weights):
+    a = textured(length=10, cut_at=5, seed=1)
+    b = textured(length=10, cut_at=5, seed=1).std.Trim(0, 4) + textured(length=10, seed=9).std.Trim(5, 9)
+    b = b.std.SetFrameProps(_SceneChangePrev=0)
+    b = core.std.Splice([b.std.Trim(0, 4), b.std.Trim(5, 9).std.SetFrameProps(_SceneChangePrev=1)])
+    ra, rb = frames_of(restore(a, tiny_weights)), frames_of(restore(b, tiny_weights))
+    assert all(np.array_equal(x[0], y[0]) for x, y in zip(ra[:5], rb[:5]))
+    # Without the props, the later shot leaks into the earlier one...
+    na = frames_of(restore(a.std.SetFrameProps(_SceneChangePrev=0), tiny_weights))
+    nb = frames_of(restore(b.std.SetFrameProps(_SceneChangePrev=0), tiny_weights))
+    assert not all(np.array_equal(x[0], y[0]) for x, y in zip(na[:5], nb[:5]))
+    # ... unless the in-house detector finds the cut.
+    da = frames_of(restore(a.std.SetFrameProps(_SceneChangePrev=0), tiny_weights, sc_threshold=0.1))
+    db = frames_of(restore(b.std.SetFrameProps(_SceneChangePrev=0), tiny_weights, sc_threshold=0.1))
+    assert all(np.array_equal(x[0], y[0]) for x, y in zip(da[:5], db[:5]))
+    # scene_change=False ignores the props.
+    ia = frames_of(restore(a, tiny_weights, scene_change=False))
+    assert not all(np.array_equal(x[0], y[0]) for x, y in zip(ia[:5], ra[:5]))
+
+
+def test_lowercase_alias():
+    assert vsrtn.restore is vsrtn.Restore
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(clip="nope"), "'clip' must be a vapoursynth.VideoNode"),
+    (dict(window=0), "'window' must be an integer in 1..256, got 0"),
+    (dict(context=-1), "'context' must be an integer in 0..64"),
+    (dict(num_streams=0), "'num_streams' must be an integer in 1..16"),
+    (dict(sc_threshold=2.0), "'sc_threshold' must be None or a number in (0, 1]"),
+    (dict(tile=[8, 8]), "'tile' must be [width, height], each >= 32"),
+    (dict(tile="big"), "'tile' must be None, an int or [width, height]"),
+    (dict(preset="extreme"), "unknown preset 'extreme' (available: heavy, light, medium"),
+    (dict(preset="/nonexistent/p.yaml"), "preset file /nonexistent/p.yaml does not exist"),
+    (dict(weights="no-such-weights"), "no weights named 'no-such-weights'"),
+    (dict(weights="/nonexistent/w.safetensors"), "weights file /nonexistent/w.safetensors does not exist"),
+    (dict(fp16=True), "'fp16' must be False or None on the CPU"),
+])
+def test_errors_at_evaluation(tiny_weights, kwargs, message):
+    clip = kwargs.pop("clip", textured(length=3))
+    kwargs.setdefault("weights", tiny_weights)
+    with pytest.raises(vs.Error) as err:
+        vsrtn.Restore(clip, **kwargs)
+    assert str(err.value).startswith("vsrtn.Restore: ")
+    assert message in str(err.value)
+
+
+def test_format_errors(tiny_weights):
+    variable = core.std.Splice([textured(vs.YUV420P8, length=2), textured(vs.GRAY8, length=2)], mismatch=True)
+    with pytest.raises(vs.Error, match="constant format and size"):
+        vsrtn.Restore(variable, weights=tiny_weights)
+    gray32 = core.std.BlankClip(format=core.query_video_format(vs.GRAY, vs.INTEGER, 32, 0, 0).id)
+    with pytest.raises(vs.Error, match="8-16 bit integer or 16/32 bit float"):
+        vsrtn.Restore(gray32, weights=tiny_weights)
+
+
+def test_invalid_preset_file(tmp_path, tiny_weights):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("restore:\n  window: 999\n")
+    with pytest.raises(vs.Error, match=r"'restore.window' must be an integer in 1..256, got 999"):
+        vsrtn.Restore(textured(length=3), preset=str(bad), weights=tiny_weights)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_unavailable(tiny_weights):
+    with pytest.raises(vs.Error, match="CUDA is not available"):
+        vsrtn.Restore(textured(length=3), weights=tiny_weights, device="cuda")
+
+
+def test_error_in_vspipe_script_is_reported_before_any_output(tmp_path, tiny_weights, venv_bin):
+    script = write_script(tmp_path, tiny_weights, body="clip = vsrtn.Restore(src, weights=W, window=0)")
+    out = subprocess.run([str(venv_bin / "vspipe"), "-c", "y4m", script, "-"], capture_output=True)
+    assert out.returncode != 0
+    assert out.stdout == b""
+    assert b"vsrtn.Restore: 'window' must be an integer in 1..256" in out.stderr

@@ -1,0 +1,81 @@
+"""YAML presets: named descriptions of degradation strength and the restore settings that fit.
+
+A preset is a name of a file in the repository's `presets/` (light, medium, heavy) or a path to a
+user's YAML file. A user's file may set `base: <name>` and override only some keys.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vsrtn.errors import PresetError
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+
+# key -> (type, check, allowed-range text)
+_RESTORE_SCHEMA: dict[str, tuple[type, Any, str]] = {
+    "weights": (str, lambda v: bool(v), "a weights name or file path"),
+    "window": (int, lambda v: 1 <= v <= 256, "an integer in 1..256"),
+    "context": (int, lambda v: 0 <= v <= 64, "an integer in 0..64"),
+    "tile_overlap": (int, lambda v: 0 <= v <= 512, "an integer in 0..512"),
+}
+_TOP_KEYS = {"description": str, "base": str, "restore": dict}
+
+
+def available() -> list[str]:
+    """Names of the shipped presets."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))
+
+
+def _read(path: Path, label: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise PresetError(f"preset {label}: cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise PresetError(f"preset {label}: {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PresetError(f"preset {label}: {path} must hold a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def validate(data: dict[str, Any], label: str) -> None:
+    """Raise PresetError naming the first unknown key, wrong type or out-of-range value."""
+    for key, value in data.items():
+        if key not in _TOP_KEYS:
+            raise PresetError(f"preset {label}: unknown key '{key}' (known: {sorted(_TOP_KEYS)})")
+        if not isinstance(value, _TOP_KEYS[key]):
+            raise PresetError(f"preset {label}: '{key}' must be a {_TOP_KEYS[key].__name__}, got {value!r}")
+    for key, value in data.get("restore", {}).items():
+        if key not in _RESTORE_SCHEMA:
+            raise PresetError(f"preset {label}: unknown key 'restore.{key}' (known: {sorted(_RESTORE_SCHEMA)})")
+        typ, ok, allowed = _RESTORE_SCHEMA[key]
+        if not isinstance(value, typ) or isinstance(value, bool) or not ok(value):
+            raise PresetError(f"preset {label}: 'restore.{key}' must be {allowed}, got {value!r}")
+
+
+def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
+    """The validated preset (a user's file merged over its `base`, default 'medium')."""
+    text = str(preset)
+    named = PRESETS_DIR / f"{text}.yaml"
+    if os.sep not in text and not text.endswith((".yaml", ".yml")):
+        if not named.is_file():
+            raise PresetError(f"unknown preset '{text}' (available: {', '.join(available())}; or a path to a .yaml file)")
+        data = _read(named, text)
+        validate(data, text)
+        return data
+    path = Path(preset)
+    if not path.is_file():
+        raise PresetError(f"preset file {path} does not exist")
+    user = _read(path, str(path))
+    validate(user, str(path))
+    base_name = user.get("base", "medium")
+    if os.sep in base_name or base_name not in available():
+        raise PresetError(f"preset {path}: 'base' must be one of {available()}, got {base_name!r}")
+    merged = load_preset(base_name)
+    merged = {**merged, **{k: v for k, v in user.items() if k != "restore"}}
+    merged["restore"] = {**merged.get("restore", {}), **user.get("restore", {})}
+    return merged
