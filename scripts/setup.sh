@@ -47,12 +47,13 @@ stamp="$VENV/.vsrtn-setup"
 if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   log "$VENV is up to date"
 else
-  if [ ! -x "$VENV/bin/python" ] || [ "$("$VENV/bin/python" -c 'import sys; print(sys._base_executable)' 2>/dev/null)" != "$("$PY" -c 'import sys; print(sys.executable)')" ]; then
+  base_of_venv=$("$VENV/bin/python" -c 'import os, sys; print(os.path.realpath(sys._base_executable))' 2>/dev/null || true)
+  if [ "$base_of_venv" != "$("$PY" -c 'import os, sys; print(os.path.realpath(sys.executable))')" ]; then
     log "creating $VENV"
     rm -rf "$VENV"
     "$PY" -m venv "$VENV" || die "could not create $VENV"
   fi
-  log "installing vsrtn[dev] and its dependencies into $VENV (first time: a few minutes, torch is ~4 GB)"
+  log "installing vsrtn[dev] and its dependencies into $VENV (a fresh venv takes a few minutes: torch is ~4 GB)"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2 || die "pip upgrade failed"
   "$VENV/bin/python" -m pip install --quiet -e '.[dev]' >&2 || die "pip install -e .[dev] failed"
   echo "$want" > "$stamp"

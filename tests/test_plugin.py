@@ -264,3 +264,16 @@ def test_error_in_vspipe_script_is_reported_before_any_output(tmp_path, tiny_wei
     assert out.returncode != 0
     assert out.stdout == b""
     assert b"vsrtn.Restore: 'window' must be an integer in 1..256" in out.stderr
+
+
+def test_example_script_restores_a_real_file(tmp_path, tiny_weights, venv_bin):
+    src = tmp_path / "film.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24:duration=0.5",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(src)], check=True)
+    out = subprocess.run([str(venv_bin / "vspipe"), "-c", "y4m", str(ROOT / "scripts" / "restore.vpy"),
+                          "--arg", f"src={src}", "--arg", f"weights={tiny_weights}", "-"], capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()
+    expected = frames_of(vsrtn.Restore(core.bs.VideoSource(str(src)), weights=tiny_weights))
+    got = parse_y4m(out.stdout, 96, 64)
+    assert len(got) == len(expected) == 12
+    assert all(g == b"".join(p.tobytes() for p in e) for g, e in zip(got, expected))
