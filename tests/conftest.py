@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("VSRTN_SHARED", ROOT.parent / "shared"))  # project material beside the clone
 REFERENCE = SHARED / "reference"
 
 

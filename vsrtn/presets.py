@@ -22,7 +22,7 @@ _RESTORE_SCHEMA: dict[str, tuple[type, Any, str]] = {
     "context": (int, lambda v: 0 <= v <= 64, "an integer in 0..64"),
     "tile_overlap": (int, lambda v: 0 <= v <= 512, "an integer in 0..512"),
 }
-_TOP_KEYS = {"description": str, "base": str, "restore": dict}
+_TOP_KEYS = {"description": str, "base": str, "restore": dict, "degradation": dict}
 
 
 def available() -> list[str]:
@@ -42,13 +42,18 @@ def _read(path: Path, label: str) -> dict[str, Any]:
     return data
 
 
-def validate(data: dict[str, Any], label: str) -> None:
-    """Raise PresetError naming the first unknown key, wrong type or out-of-range value."""
+def validate(data: dict[str, Any], label: str, partial: bool = False) -> None:
+    """Raise PresetError naming the first unknown key, wrong type or out-of-range value.
+    `partial`: a user's overrides, whose degradation section is checked once merged."""
     for key, value in data.items():
         if key not in _TOP_KEYS:
             raise PresetError(f"preset {label}: unknown key '{key}' (known: {sorted(_TOP_KEYS)})")
         if not isinstance(value, _TOP_KEYS[key]):
             raise PresetError(f"preset {label}: '{key}' must be a {_TOP_KEYS[key].__name__}, got {value!r}")
+    if "degradation" in data and not partial:
+        from vsrtn.degrade import validate_spec
+
+        validate_spec(data["degradation"], f"preset {label}: degradation")
     for key, value in data.get("restore", {}).items():
         if key not in _RESTORE_SCHEMA:
             raise PresetError(f"preset {label}: unknown key 'restore.{key}' (known: {sorted(_RESTORE_SCHEMA)})")
@@ -71,11 +76,17 @@ def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise PresetError(f"preset file {path} does not exist")
     user = _read(path, str(path))
-    validate(user, str(path))
+    validate(user, str(path), partial=True)
     base_name = user.get("base", "medium")
     if os.sep in base_name or base_name not in available():
         raise PresetError(f"preset {path}: 'base' must be one of {available()}, got {base_name!r}")
-    merged = load_preset(base_name)
-    merged = {**merged, **{k: v for k, v in user.items() if k != "restore"}}
-    merged["restore"] = {**merged.get("restore", {}), **user.get("restore", {})}
+    base = load_preset(base_name)
+    merged = {**base, **{k: v for k, v in user.items() if k not in ("restore", "degradation")}}
+    merged["restore"] = {**base.get("restore", {}), **user.get("restore", {})}
+    # Degradation merges per component: a user may change one range of one component.
+    degradation = {name: dict(cfg) for name, cfg in base.get("degradation", {}).items()}
+    for name, cfg in (user.get("degradation") or {}).items():
+        degradation[name] = {**degradation.get(name, {}), **cfg} if isinstance(cfg, dict) else cfg
+    merged["degradation"] = degradation
+    validate(merged, str(path))
     return merged

@@ -139,6 +139,22 @@ def _check_clip(clip: Any, func: str) -> vs.VideoFormat:
     return fmt
 
 
+def _vs_errors(func: str):
+    """Turn vsrtn's errors into `vs.Error("<func>: ...")`, raised while the script is evaluated."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except ArgumentError as exc:
+                got = f", got {exc.got!r}" if exc.got is not None else ""
+                raise vs.Error(f"{func}: '{exc.arg}' must be {exc.expected}{got}") from None
+            except VsrtnError as exc:
+                raise vs.Error(f"{func}: {exc}") from None
+        return inner
+    return wrap
+
+
 def _parse_tile(tile: Any, func: str) -> tuple[int, int] | None:
     if tile is None:
         return None
@@ -149,6 +165,7 @@ def _parse_tile(tile: Any, func: str) -> tuple[int, int] | None:
     return int(tile[0]), int(tile[1])
 
 
+@_vs_errors("vsrtn.Restore")
 def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None = None, device: str | None = None,
             device_index: int = 0, fp16: bool | None = None, window: int | None = None, context: int | None = None,
             tile: int | Sequence[int] | None = None, tile_overlap: int | None = None, num_streams: int = 1,
@@ -176,17 +193,58 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
         neighbouring frames exceeds this value (0 < sc_threshold <= 1, e.g. 0.12). None: off.
     """
     func = "vsrtn.Restore"
-    try:
-        return _build(func, clip, preset, weights, device, device_index, fp16, window, context, tile,
-                      tile_overlap, num_streams, scene_change, sc_threshold)
-    except ArgumentError as exc:
-        got = f", got {exc.got!r}" if exc.got is not None else ""
-        raise vs.Error(f"{func}: '{exc.arg}' must be {exc.expected}{got}") from None
-    except VsrtnError as exc:
-        raise vs.Error(f"{func}: {exc}") from None
+    return _build(func, clip, preset, weights, device, device_index, fp16, window, context, tile,
+                  tile_overlap, num_streams, scene_change, sc_threshold)
 
 
 restore = Restore
+
+
+@_vs_errors("vsrtn.Degrade")
+def Degrade(clip: vs.VideoNode, preset: str = "medium", seed: int = 0, *, mask: bool = False) -> vs.VideoNode:
+    """Age `clip` like old film with the synthetic degradation model (for tests of a chain,
+    training data and evaluation). Frame n is a pure function of (seed, n, frame n).
+
+    clip: as for Restore; the luma is degraded, chroma untouched (RGB: along the luma axis).
+    preset: "light", "medium", "heavy" or a YAML file; its `degradation:` section is used.
+    seed: integer >= 0; which components a clip gets and their strengths are drawn with it.
+    mask: return the damage mask instead (GRAYS, 0..1: where scratches, dust, hairs, blotches
+        and templates were drawn, with their opacity).
+    """
+    from vsrtn.degrade import Degrader
+    from vsrtn.presets import load_preset
+
+    func = "vsrtn.Degrade"
+    fmt = _check_clip(clip, func)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ArgumentError(func, "seed", "an integer >= 0", seed)
+    if not isinstance(mask, bool):
+        raise ArgumentError(func, "mask", "True or False", mask)
+    spec = load_preset(preset).get("degradation")
+    if not spec:
+        raise ArgumentError(func, "preset", "a preset with a 'degradation:' section", str(preset))
+    degrader = Degrader(spec, seed)
+    props = {"vsrtn_version": __version__, "vsrtn_degrade_preset": str(preset), "vsrtn_degrade_seed": seed}
+
+    def degrade(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        frame = f[1] if mask else f
+        out, damage = degrader.frame(_luma(frame, fmt), n)
+        if mask:
+            result = f[0].copy()
+            np.copyto(np.asarray(result[0]), damage)
+        else:
+            result = _write_luma(frame, fmt, out)
+        for key, value in props.items():
+            result.props[key] = value
+        return result
+
+    if mask:
+        blank = clip.std.BlankClip(format=vs.GRAYS, keep=True)
+        return blank.std.ModifyFrame(clips=[blank, clip], selector=degrade)
+    return clip.std.ModifyFrame(clips=clip, selector=degrade)
+
+
+degrade = Degrade
 
 
 def _build(func, clip, preset, weights, device, device_index, fp16, window, context, tile, tile_overlap,
