@@ -84,13 +84,15 @@ class RTN(nn.Module):
 
     def forward(self, x: torch.Tensor, cuts: torch.Tensor | None = None,
                 flows: tuple[torch.Tensor, torch.Tensor] | None = None,
-                out_range: tuple[int, int] | None = None) -> torch.Tensor:
+                out_range: tuple[int, int] | None = None, masks: list | None = None) -> torch.Tensor:
         """Restore x (N,T,3,H,W) in [-1, 1].
 
         cuts: (T,) or (N,T) bool, frame t starts a new shot: nothing propagates across it.
         flows: a precomputed `compute_flow(x)` result.
         out_range: (a, b) returns only frames a..b-1, identical to slicing the full result, but
         the backward pass stops at frame a and the forward pass at frame b-1.
+        masks: if a list is given, (direction, frame, soft mask) is appended for every propagated
+        frame (used to supervise the masks in training).
         """
         n, t, c, h, w = x.shape
         a, b = out_range if out_range is not None else (0, t)
@@ -126,8 +128,10 @@ class RTN(nn.Module):
                 agg, _ = self.backward_gate(cur, None, None)
             else:
                 flow = bwd[:, i - bwd_base]
-                agg, _ = self.backward_gate(cur, flow_warp(state, flow), residual(x[:, i + 1], flow, cur),
+                agg, m = self.backward_gate(cur, flow_warp(state, flow), residual(x[:, i + 1], flow, cur),
                                             None if keep is None else keep[:, i + 1])
+                if masks is not None:
+                    masks.append(("backward", i, m[..., :h, :w]))
             state = self.backward_trunk(agg)
             if i < b:
                 states[i] = state
@@ -141,8 +145,10 @@ class RTN(nn.Module):
                 agg, _ = self.forward_gate(cur, None, None)
             else:
                 flow = fwd[:, i - 1]
-                agg, _ = self.forward_gate(cur, flow_warp(state, flow), residual(x[:, i - 1], flow, cur),
+                agg, m = self.forward_gate(cur, flow_warp(state, flow), residual(x[:, i - 1], flow, cur),
                                            None if keep is None else keep[:, i])
+                if masks is not None:
+                    masks.append(("forward", i, m[..., :h, :w]))
             state = self.forward_trunk(agg)
             if i >= a:
                 out.append(torch.tanh(self.head(states.pop(i), state) + cur))

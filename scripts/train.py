@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Train vsrtn restoration weights (resumable: rerun the same command to continue).
+
+  python scripts/train.py --run runs/compact --iters 20000
+  python scripts/train.py --run runs/compact --iters 20000 --export weights/rtn-compact.safetensors \\
+      --manifest weights/manifest.json --name rtn-compact     # export the current state and stop
+On a GPU add --device cuda (and larger --crop/--batch). Photographs are gathered once into
+~/.cache/vsrtn/content; --data DIR trains on your own videos or frame folders instead.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from vsrtn.train.trainer import Trainer, TrainConfig
+
+
+def main() -> int:
+    d = TrainConfig()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True, help="run directory (checkpoint, log.jsonl)")
+    ap.add_argument("--model", default=d.model)
+    ap.add_argument("--presets", default=",".join(d.presets), help="degradation presets to sample from")
+    ap.add_argument("--frames", default=f"{d.frames[0]},{d.frames[1]}", help="clip length range, e.g. 7,11")
+    ap.add_argument("--crop", type=int, default=d.crop)
+    ap.add_argument("--batch", type=int, default=d.batch)
+    ap.add_argument("--iters", type=int, default=d.iters)
+    ap.add_argument("--lr", type=float, default=d.lr)
+    ap.add_argument("--perceptual", type=float, default=d.perceptual)
+    ap.add_argument("--gan", type=float, default=d.gan)
+    ap.add_argument("--mask-supervision", type=float, default=d.mask_supervision)
+    ap.add_argument("--seed", type=int, default=d.seed)
+    ap.add_argument("--data", default=None)
+    ap.add_argument("--device", default=d.device)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--export", default=None, help="write the current weights here and stop")
+    ap.add_argument("--manifest", default=None)
+    ap.add_argument("--name", default=None)
+    args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    lo, hi = (int(v) for v in args.frames.split(","))
+    cfg = TrainConfig(model=args.model, presets=args.presets.split(","), frames=(lo, hi), crop=args.crop,
+                      batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
+                      mask_supervision=args.mask_supervision, seed=args.seed, data=args.data, device=args.device)
+    cache = Path(os.environ.get("VSRTN_CACHE") or Path.home() / ".cache" / "vsrtn")
+    trainer = Trainer(cfg, Path(args.run), cache)
+    if args.export:
+        name = args.name or Path(args.export).stem
+        command = " ".join(shlex.quote(a) for a in ["python", "scripts/train.py", "--run", args.run, "--iters",
+                                                      str(args.iters)])
+        res = trainer.export(Path(args.export), Path(args.manifest) if args.manifest else None, name, command)
+        print(f"exported {res['path']} sha256 {res['sha256']} at iteration {trainer.step}")
+        return 0
+    trainer.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

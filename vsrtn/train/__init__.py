@@ -1,0 +1,1 @@
+"""Training our own RTN weights: content, the synthetic camera, the training loop."""

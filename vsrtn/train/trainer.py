@@ -1,0 +1,276 @@
+"""Training RTN restoration models: data, losses, the loop, checkpoints and export.
+
+Clean clips come from photographs moved by a synthetic camera (or the user's own videos); each
+sample is degraded on the fly by the degradation model with a preset drawn at random (or one
+fixed preset) and a fresh seed. Loss: L1 + VGG16 perceptual (+ optional spatio-temporal PatchGAN
+hinge loss and soft-mask supervision from the damage mask). Everything is seeded; a run resumes
+from its last checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from vsrtn.degrade import Degrader
+from vsrtn.models.config import NAMED_CONFIGS, RTNConfig
+from vsrtn.models.rtn import RTN
+from vsrtn.presets import load_preset
+from vsrtn.train import content
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; stored in its checkpoints and in the exported manifest."""
+
+    model: str = "compact"  # a named RTNConfig
+    presets: list[str] = field(default_factory=lambda: ["light", "medium", "heavy"])
+    frames: tuple[int, int] = (7, 11)  # clip length range (inclusive)
+    crop: int = 96
+    batch: int = 4
+    iters: int = 20000
+    lr: float = 2e-4
+    lr_min: float = 1e-6
+    perceptual: float = 0.05  # weight of the VGG16 perceptual loss
+    perceptual_frames: int = 2  # frames per clip that get it (VGG is the costliest part on a CPU)
+    gan: float = 0.0  # weight of the spatio-temporal PatchGAN hinge loss (0 = off)
+    mask_supervision: float = 0.05  # weight of the soft-mask loss from the damage mask (0 = off)
+    seed: int = 0
+    data: str | None = None  # a folder of videos / frame sequences instead of the photographs
+    log_every: int = 20
+    checkpoint_every: int = 200
+    device: str = "cpu"
+
+
+class ClipSampler:
+    """Deterministic training samples: sample k is a pure function of (seed, k)."""
+
+    def __init__(self, cfg: TrainConfig, cache: Path, log=print) -> None:
+        self.cfg = cfg
+        self.specs = [load_preset(p)["degradation"] for p in cfg.presets]
+        if cfg.data:
+            self.sources = content.folder_sources(Path(cfg.data))
+            self.photos = None
+        else:
+            self.photos = [content.load_gray(p) for p in content.build_photos(cache, log)]
+        self._frames_cache: dict = {}
+
+    def sample(self, k: int, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(degraded, clean, damage mask), each (T, crop, crop) float32."""
+        rng = np.random.default_rng([self.cfg.seed, k])
+        if self.photos is not None:
+            clean = content.camera_clip(self.photos[int(rng.integers(len(self.photos)))], rng, frames, self.cfg.crop)
+        else:
+            src = self.sources[int(rng.integers(len(self.sources)))]
+            clean = content.folder_clip(src, rng, frames, self.cfg.crop, self._frames_cache)
+        if rng.random() < 0.5:
+            clean = clean[::-1].copy()  # time reversal: both directions see both kinds of motion
+        degrader = Degrader(self.specs[int(rng.integers(len(self.specs)))], seed=int(rng.integers(2**31)))
+        start = int(rng.integers(0, 1000))  # a random stretch of the degradation's timeline
+        pairs = [degrader.frame(f, start + t) for t, f in enumerate(clean)]
+        return np.stack([p[0] for p in pairs]), clean, np.stack([p[1] for p in pairs])
+
+
+class STDiscriminator(nn.Module):
+    """Spatio-temporal PatchGAN: 3-D convolutions with spectral norm over (T, H, W) patches."""
+
+    def __init__(self, ch: int = 32) -> None:
+        super().__init__()
+        sn = nn.utils.spectral_norm
+        self.net = nn.Sequential(
+            sn(nn.Conv3d(1, ch, (3, 5, 5), (1, 2, 2), (1, 2, 2))), nn.LeakyReLU(0.2, True),
+            sn(nn.Conv3d(ch, ch * 2, (3, 5, 5), (1, 2, 2), (1, 2, 2))), nn.LeakyReLU(0.2, True),
+            sn(nn.Conv3d(ch * 2, ch * 4, (3, 5, 5), (1, 2, 2), (1, 2, 2))), nn.LeakyReLU(0.2, True),
+            sn(nn.Conv3d(ch * 4, 1, (3, 5, 5), 1, (1, 2, 2))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (N, T, H, W) in [-1, 1]
+        return self.net(x.unsqueeze(1))
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of images in [0, 1]."""
+    mse = F.mse_loss(a, b).item()
+    return 10 * math.log10(1.0 / max(mse, 1e-10))
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, run_dir: Path, cache: Path, log=None) -> None:
+        self.cfg, self.run_dir = cfg, Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._log_file = open(self.run_dir / "log.jsonl", "a")
+        self.log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+        torch.manual_seed(cfg.seed)
+        self.device = torch.device(cfg.device)
+        self.model = RTN(self._model_config()).to(self.device).train()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+        self.disc = self.opt_d = None
+        if cfg.gan > 0:
+            self.disc = STDiscriminator().to(self.device)
+            self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.99))
+        self.vgg = None
+        if cfg.perceptual > 0:
+            from vsrtn.features import VGG16Features
+
+            self.vgg = VGG16Features(depth=3).to(self.device)
+        self.sampler = ClipSampler(cfg, cache, self.log)
+        self.step = 0
+        self._stop = False
+        self._resume()
+
+    def _model_config(self) -> RTNConfig:
+        if self.cfg.model not in NAMED_CONFIGS:
+            raise ValueError(f"train: 'model' must be one of {sorted(NAMED_CONFIGS)}, got {self.cfg.model!r}")
+        cfg = NAMED_CONFIGS[self.cfg.model]
+        if cfg.flow == "raft":  # no RAFT weights exist offline: train with DIS flow
+            cfg = RTNConfig(**{**cfg.to_dict(), "flow": "dis"})
+        return cfg
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoint.pt"
+
+    def _resume(self) -> None:
+        if not self.checkpoint_path.is_file():
+            return
+        ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        if ckpt["train_config"] != asdict(self.cfg):
+            raise ValueError(f"train: {self.checkpoint_path} was made with other settings "
+                             f"({ckpt['train_config']}); use another --run directory")
+        self.model.load_state_dict(ckpt["model"])
+        self.opt.load_state_dict(ckpt["opt"])
+        if self.disc is not None and "disc" in ckpt:
+            self.disc.load_state_dict(ckpt["disc"])
+            self.opt_d.load_state_dict(ckpt["opt_d"])
+        self.step = ckpt["step"]
+        self.log(f"train: resumed {self.checkpoint_path} at iteration {self.step}")
+
+    def save_checkpoint(self) -> None:
+        ckpt = {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
+                "train_config": asdict(self.cfg), "model_config": self.model.config.to_dict()}
+        if self.disc is not None:
+            ckpt["disc"], ckpt["opt_d"] = self.disc.state_dict(), self.opt_d.state_dict()
+        tmp = self.checkpoint_path.with_suffix(".tmp")
+        torch.save(ckpt, tmp)
+        os.replace(tmp, self.checkpoint_path)
+
+    # ------------------------------------------------------------------ loop
+    def _lr(self) -> float:
+        c = self.cfg
+        return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * min(self.step, c.iters) / c.iters))
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        c = self.cfg
+        rng = np.random.default_rng([c.seed, self.step, 7])
+        frames = int(rng.integers(c.frames[0], c.frames[1] + 1))
+        items = [self.sampler.sample(self.step * c.batch + b, frames) for b in range(c.batch)]
+        deg, clean, mask = (torch.from_numpy(np.stack(x)).to(self.device) for x in zip(*items))
+        return deg, clean, mask
+
+    def train_step(self) -> dict[str, float]:
+        c = self.cfg
+        deg, clean, damage = self._batch()  # (B, T, H, W) in [0, 1]
+        x = deg.mul(2).sub(1).unsqueeze(2).expand(-1, -1, 3, -1, -1)
+        masks: list | None = [] if c.mask_supervision > 0 else None
+        out = self.model(x, masks=masks)[:, :, 0]  # (B, T, H, W) in [-1, 1]
+        target = clean.mul(2).sub(1)
+        loss_l1 = F.l1_loss(out, target)
+        loss = loss_l1
+        stats = {"l1": loss_l1.item()}
+        if self.vgg is not None:
+            t = out.shape[1]
+            idx = torch.linspace(0, t - 1, c.perceptual_frames).round().long().tolist()
+            a = out[:, idx].reshape(-1, 1, *out.shape[2:]).expand(-1, 3, -1, -1)
+            b = target[:, idx].reshape(-1, 1, *out.shape[2:]).expand(-1, 3, -1, -1)
+            perc = sum(F.l1_loss(fa, fb) for fa, fb in zip(self.vgg(a), self.vgg(b)))
+            loss = loss + c.perceptual * perc
+            stats["perceptual"] = perc.item()
+        if masks:
+            # Where frame t is damaged, the gate should trust the propagated state (mask -> 1).
+            terms = []
+            for _, i, m in masks:
+                d = damage[:, i].unsqueeze(1)
+                if d.sum() > 0:
+                    terms.append((d * (1 - m)).sum() / d.sum())
+            if terms:
+                mloss = torch.stack(terms).mean()
+                loss = loss + c.mask_supervision * mloss
+                stats["mask"] = mloss.item()
+        if self.disc is not None:
+            g_adv = -self.disc(out).mean()
+            loss = loss + c.gan * g_adv
+            stats["gan_g"] = g_adv.item()
+        for g in self.opt.param_groups:
+            g["lr"] = self._lr()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.opt.step()
+        if self.disc is not None:
+            d_loss = F.relu(1 - self.disc(target)).mean() + F.relu(1 + self.disc(out.detach())).mean()
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            stats["gan_d"] = d_loss.item()
+        with torch.no_grad():
+            stats["psnr_in"] = psnr(deg, clean)
+            stats["psnr_out"] = psnr(out.add(1).div(2).clamp(0, 1), clean)
+        stats["loss"] = loss.item()
+        return stats
+
+    def run(self) -> None:
+        """Train until `iters`; checkpoints regularly and on SIGINT/SIGTERM."""
+        def stop(signum, frame):
+            self._stop = True
+            self.log(f"train: signal {signum}, saving a checkpoint at the end of this iteration")
+
+        old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            t0, s0 = time.time(), self.step
+            window: list[dict[str, float]] = []
+            while self.step < self.cfg.iters and not self._stop:
+                stats = self.train_step()
+                self.step += 1
+                window.append(stats)
+                if self.step % self.cfg.log_every == 0 or self.step == self.cfg.iters:
+                    avg = {k: float(np.mean([w[k] for w in window if k in w])) for k in window[-1]}
+                    rate = (self.step - s0) / max(time.time() - t0, 1e-9)
+                    eta = (self.cfg.iters - self.step) / max(rate, 1e-9)
+                    record = {"iter": self.step, "lr": self._lr(), "it_per_s": rate, "eta_s": eta, **avg}
+                    self._log_file.write(json.dumps(record) + "\n")
+                    self._log_file.flush()
+                    self.log(f"iter {self.step}/{self.cfg.iters} loss {avg['loss']:.4f} l1 {avg['l1']:.4f} "
+                             f"psnr {avg['psnr_in']:.2f} -> {avg['psnr_out']:.2f} dB  {rate:.2f} it/s  "
+                             f"eta {eta / 3600:.1f} h")
+                    window = []
+                if self.step % self.cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+            self.save_checkpoint()
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+    def export(self, path: Path, manifest: Path | None, name: str, command: str) -> dict[str, Any]:
+        """Write the current model as vsrtn weights (+ a manifest entry with its provenance)."""
+        from vsrtn.weights import add_to_manifest, save_weights
+
+        self.model.eval()
+        info = {"config": self.model.config.to_dict(),
+                "training": {"command": command, "iterations": self.step, "settings": asdict(self.cfg),
+                             "data": self.cfg.data or "photographs from Debian wallpaper packages "
+                                                      "and scikit-image (synthetic camera motion)"}}
+        sha = save_weights(self.model, path, info)
+        if manifest is not None:
+            add_to_manifest(manifest, name, path, sha, info)
+        return {"path": str(path), "sha256": sha, **info}
