@@ -1,0 +1,281 @@
+"""Media files through PyAV: decode the video stream, replace luma, encode, copy other streams.
+
+Frames are handled in a planar YUV or gray working format of the source's bit depth; the luma
+plane is exchanged with the engine as float32 [0, 1] and chroma is carried over bit for bit.
+Outputs are written under a temporary name beside the destination and renamed only when
+complete, so an interrupted run never leaves a file that looks finished.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable, Iterator
+
+import av
+import numpy as np
+
+from vsrtn.color import luma_to_unit, unit_to_luma
+from vsrtn.errors import VsrtnError
+
+
+class MediaError(VsrtnError):
+    """A file cannot be read or written as asked."""
+
+
+ENCODERS = {
+    # name: (codec, default options, quality option)
+    "x264": ("libx264", {"preset": "medium"}, "crf"),
+    "x265": ("libx265", {"preset": "medium", "x265-params": "log-level=error"}, "crf"),
+    "ffv1": ("ffv1", {"level": "3", "slicecrc": "1"}, None),
+    "prores": ("prores_ks", {"profile": "3"}, "qscale"),
+}
+DEFAULT_QUALITY = {"x264": 16, "x265": 18, "prores": None}
+
+
+_PLANAR = re.compile(r"(yuv(420|422|444|440|411|410)p|gray)(9|10|12|14|16)?(le)?")
+
+
+def _planar_equivalent(fmt: av.VideoFormat) -> str:
+    """A planar little-endian YUV / gray format with the source's subsampling and bit depth."""
+    name = fmt.name
+    if _PLANAR.fullmatch(name) and (name.endswith("le") or fmt.components[0].bits <= 8):
+        return name
+    if name.startswith("yuvj"):
+        return name.replace("yuvj", "yuv")  # the range travels in color_range
+    bits = max(c.bits for c in fmt.components)
+    depth = "" if bits <= 8 else "10le" if bits <= 10 else "12le" if bits <= 12 else "16le"
+    if len(fmt.components) <= 2 and not fmt.is_rgb:
+        return f"gray{depth}"
+    sub = re.match(r"(yuv|yuva)(420|422|444|440)p", name)
+    if sub:
+        return f"yuv{sub.group(2)}p{depth}"
+    if name.startswith(("nv12", "nv21", "p010", "p012", "p016")):
+        return f"yuv420p{depth}"
+    if name.startswith(("nv16", "nv20", "yuyv422", "uyvy422", "p210", "p216", "y210")):
+        return f"yuv422p{depth}"
+    return f"yuv444p{depth}"  # RGB and anything else: no chroma loss
+
+
+def _dtype(fmt: av.VideoFormat) -> np.dtype:
+    return np.dtype("<u2") if fmt.components[0].bits > 8 else np.dtype(np.uint8)
+
+
+def plane_array(frame: av.VideoFrame, index: int) -> np.ndarray:
+    """Copy of one plane as a (height, width) array."""
+    plane = frame.planes[index]
+    dtype = _dtype(frame.format)
+    raw = np.frombuffer(plane, dtype)
+    return raw.reshape(plane.height, plane.line_size // dtype.itemsize)[:, :plane.width].copy()
+
+
+def _is_limited(frame: av.VideoFrame) -> bool:
+    # PyAV colour ranges: 1 = MPEG (limited), 2 = JPEG (full), 0 = unspecified (video convention: limited).
+    return int(frame.color_range or 0) != 2
+
+
+def luma_of(frame: av.VideoFrame) -> np.ndarray:
+    """The frame's luma as float32 [0, 1], full range."""
+    bits = frame.format.components[0].bits
+    return luma_to_unit(plane_array(frame, 0), bits, False, _is_limited(frame))
+
+
+def with_luma(frame: av.VideoFrame, y: np.ndarray) -> av.VideoFrame:
+    """A new frame like `frame` (format, chroma, timestamps, colour metadata) with luma `y`."""
+    fmt = frame.format
+    out = av.VideoFrame(frame.width, frame.height, fmt.name)
+    dtype = _dtype(fmt)
+    bits = fmt.components[0].bits
+    for i, plane in enumerate(frame.planes):
+        values = unit_to_luma(y, bits, False, _is_limited(frame), dtype) if i == 0 else plane_array(frame, i)
+        dst = out.planes[i]
+        padded = np.zeros((dst.height, dst.line_size // dtype.itemsize), dtype)
+        padded[:, :dst.width] = values
+        dst.update(padded.tobytes())
+    out.pts, out.time_base = frame.pts, frame.time_base
+    for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
+        try:
+            setattr(out, attr, getattr(frame, attr))
+        except (AttributeError, ValueError):
+            pass
+    return out
+
+
+@dataclass
+class VideoInfo:
+    width: int
+    height: int
+    frames: int
+    rate: Fraction | None
+    time_base: Fraction
+    pix_fmt: str  # the working (planar) format
+    sample_aspect_ratio: Fraction | None
+    codec: str
+
+
+def count_frames(path: str | os.PathLike) -> int:
+    """Number of video frames, counted from the packets (no decoding)."""
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise MediaError(f"{path}: no video stream")
+            return sum(1 for p in c.demux(c.streams.video[0]) if p.size > 0)
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{path}: cannot read ({exc})") from exc
+
+
+class VideoSource:
+    """The first video stream of a file, plus the other streams for copying."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        try:
+            self.container = av.open(str(self.path))
+        except (av.error.FFmpegError, OSError) as exc:
+            raise MediaError(f"{self.path}: cannot open ({exc})") from exc
+        if not self.container.streams.video:
+            self.container.close()
+            raise MediaError(f"{self.path}: no video stream (audio-only or data file)")
+        self.video = self.container.streams.video[0]
+        self.video.thread_type = "AUTO"
+        self.others = [s for s in self.container.streams if s.index != self.video.index and s.type in ("audio", "subtitle")]
+        ctx = self.video.codec_context
+        self.info = VideoInfo(width=ctx.width, height=ctx.height, frames=count_frames(self.path),
+                              rate=self.video.average_rate or self.video.guessed_rate, time_base=self.video.time_base,
+                              pix_fmt=_planar_equivalent(av.VideoFormat(ctx.pix_fmt or "yuv420p")),
+                              sample_aspect_ratio=ctx.sample_aspect_ratio, codec=ctx.name)
+
+    def frames(self, on_packet: Callable[[av.Packet], None] | None = None) -> Iterator[av.VideoFrame]:
+        """Decoded video frames in presentation order, in the working format. Packets of the
+        other streams go to `on_packet` as they are demuxed (so they interleave with the video)."""
+        streams = [self.video, *self.others] if on_packet else [self.video]
+        try:
+            for packet in self.container.demux(streams):
+                if packet.stream.index != self.video.index:
+                    if packet.size > 0 and packet.dts is not None:
+                        on_packet(packet)
+                    continue
+                for frame in packet.decode():
+                    if frame.format.name != self.info.pix_fmt:
+                        frame = frame.reformat(format=self.info.pix_fmt)
+                    yield frame
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{self.path}: decoding failed ({exc})") from exc
+
+    def close(self) -> None:
+        self.container.close()
+
+    def __enter__(self) -> "VideoSource":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class EncoderSettings:
+    encoder: str = "x264"
+    quality: float | None = None  # CRF for x264/x265, qscale for prores; None = the encoder's default here
+    preset: str | None = None  # x264/x265 speed preset
+    pix_fmt: str | None = None  # None: keep the source's where the encoder allows
+
+
+def choose_pix_fmt(encoder: str, wanted: str) -> str:
+    """`wanted` if the encoder takes it, else the closest it takes (same subsampling, >= depth)."""
+    codec = av.codec.Codec(ENCODERS[encoder][0], "w")
+    supported = [f.name for f in codec.video_formats]
+    if wanted in supported:
+        return wanted
+    fmt = av.VideoFormat(wanted)
+    bits = fmt.components[0].bits
+    chroma = re.match(r"(yuv\d+p|gray)", wanted).group(1) if re.match(r"(yuv\d+p|gray)", wanted) else "yuv420p"
+    best = None
+    for name in supported:
+        if not name.startswith(chroma) or name.startswith(("yuva", "yuvj")):
+            continue
+        b = av.VideoFormat(name).components[0].bits
+        if b >= bits and (best is None or b < av.VideoFormat(best).components[0].bits):
+            best = name
+    return best or supported[0]
+
+
+def partial_path(path: Path) -> Path:
+    """The temporary name an output is written under (same folder and extension)."""
+    return path.with_name(f".{path.stem}.vsrtn-partial{path.suffix}")
+
+
+class VideoSink:
+    """Encodes frames into `path` (via a temporary name); copies the source's other streams."""
+
+    def __init__(self, path: str | os.PathLike, source: VideoSource, settings: EncoderSettings) -> None:
+        if settings.encoder not in ENCODERS:
+            raise MediaError(f"encoder must be one of {', '.join(ENCODERS)}, got {settings.encoder!r}")
+        self.path = Path(path)
+        self.tmp = partial_path(self.path)
+        codec, options, quality_key = ENCODERS[settings.encoder]
+        options = dict(options)
+        quality = settings.quality if settings.quality is not None else DEFAULT_QUALITY.get(settings.encoder)
+        if quality_key and quality is not None:
+            options[quality_key] = str(quality)
+        if settings.preset and settings.encoder in ("x264", "x265"):
+            options["preset"] = settings.preset
+        info = source.info
+        try:
+            self.container = av.open(str(self.tmp), "w")
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise MediaError(f"{self.path}: cannot create ({exc}); the extension picks the container") from exc
+        try:
+            self.stream = self.container.add_stream(codec, rate=info.rate, options=options)
+            self.stream.width, self.stream.height = info.width, info.height
+            self.stream.pix_fmt = settings.pix_fmt or choose_pix_fmt(settings.encoder, info.pix_fmt)
+            self.stream.time_base = info.time_base
+            self.stream.codec_context.time_base = info.time_base
+            src_ctx = source.video.codec_context
+            for attr in ("color_range", "colorspace", "color_primaries", "color_trc", "sample_aspect_ratio"):
+                try:
+                    value = getattr(src_ctx, attr)
+                    if value:
+                        setattr(self.stream.codec_context, attr, value)
+                except (AttributeError, ValueError):
+                    pass
+            self.copied = {}
+            for s in source.others:
+                self.copied[s.index] = self.container.add_stream_from_template(s)
+        except (av.error.FFmpegError, ValueError) as exc:
+            self.abort()
+            raise MediaError(f"{self.path}: cannot set up the output ({exc})") from exc
+        self.frames = 0
+
+    def copy_packet(self, packet: av.Packet) -> None:
+        packet.stream = self.copied[packet.stream.index]
+        self.container.mux(packet)
+
+    def write(self, frame: av.VideoFrame) -> None:
+        if frame.format.name != self.stream.pix_fmt:
+            pts, tb = frame.pts, frame.time_base
+            frame = frame.reformat(format=self.stream.pix_fmt)
+            frame.pts, frame.time_base = pts, tb
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.frames += 1
+
+    def commit(self) -> None:
+        """Flush, close, and give the file its final name."""
+        try:
+            for packet in self.stream.encode(None):
+                self.container.mux(packet)
+            self.container.close()
+        except av.error.FFmpegError as exc:
+            self.abort()
+            raise MediaError(f"{self.path}: writing failed ({exc})") from exc
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        """Close and delete the temporary file."""
+        try:
+            self.container.close()
+        except Exception:
+            pass
+        self.tmp.unlink(missing_ok=True)

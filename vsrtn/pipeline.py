@@ -1,0 +1,100 @@
+"""File in, file out: decode, transform the luma frame by frame or window by window, encode.
+
+Shared by `vsrtn restore`, `vsrtn degrade` and `vsrtn batch`. Never overwrites its input,
+writes through a temporary name, and removes it on any failure or interrupt.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from vsrtn.io import EncoderSettings, MediaError, VideoSink, VideoSource, luma_of, with_luma
+
+# A transform takes the clip's luma frames (an iterator) and its length, and yields the new
+# luma frames in order.
+Transform = Callable[[Iterator[np.ndarray], int], Iterable[np.ndarray]]
+
+
+@dataclass
+class FileResult:
+    input: str
+    output: str
+    status: str  # "done" | "skipped" | "failed"
+    frames: int = 0
+    seconds: float = 0.0
+    sha256: str | None = None
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_paths(src: Path, dst: Path, overwrite: bool) -> None:
+    if not src.is_file():
+        raise MediaError(f"{src}: no such file")
+    if dst.resolve() == src.resolve() or (dst.exists() and os.path.samefile(src, dst)):
+        raise MediaError(f"{dst}: the output would overwrite the input")
+    if dst.exists() and not overwrite:
+        raise MediaError(f"{dst}: exists (use --overwrite to replace it)")
+    if not dst.parent.is_dir():
+        raise MediaError(f"{dst.parent}: output folder does not exist")
+
+
+def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transform, encoder: EncoderSettings,
+              overwrite: bool = False, progress: Callable[[int, int], None] | None = None) -> FileResult:
+    """Run `transform` over the luma of `src` and write `dst`; other planes, timestamps, colour
+    metadata, audio and subtitle streams are carried over."""
+    src, dst = Path(src), Path(dst)
+    check_paths(src, dst, overwrite)
+    start = time.perf_counter()
+    with VideoSource(src) as source:
+        total = source.info.frames
+        if total < 1:
+            raise MediaError(f"{src}: the video stream has no frames")
+        sink = VideoSink(dst, source, encoder)
+        try:
+            pending: deque = deque()
+
+            def lumas() -> Iterator[np.ndarray]:
+                for frame in source.frames(on_packet=sink.copy_packet):
+                    pending.append(frame)
+                    yield luma_of(frame)
+
+            feed = lumas()
+            for y in transform(feed, total):
+                sink.write(with_luma(pending.popleft(), y))
+                if progress is not None:
+                    progress(sink.frames, total)
+            if next(feed, None) is not None or pending:
+                raise MediaError(f"{src}: decoded more frames than the {total} its packets announced")
+            if sink.frames != total:
+                raise MediaError(f"{src}: wrote {sink.frames} frames, expected {total}")
+            sink.commit()
+        except BaseException:
+            sink.abort()
+            raise
+    return FileResult(str(src), str(dst), "done", frames=total, seconds=round(time.perf_counter() - start, 3),
+                      sha256=sha256_of(dst))
+
+
+def restore_transform(engine) -> Transform:
+    """Restoration by the engine, window by window."""
+    return lambda frames, total: engine.restore_clip(frames, total)
+
+
+def degrade_transform(degrader) -> Transform:
+    """Synthetic ageing, frame by frame."""
+    return lambda frames, total: (degrader.frame(y, n)[0] for n, y in enumerate(frames))
