@@ -183,22 +183,19 @@ class EncoderSettings:
 
 
 def choose_pix_fmt(encoder: str, wanted: str) -> str:
-    """`wanted` if the encoder takes it, else the closest it takes (same subsampling, >= depth)."""
-    codec = av.codec.Codec(ENCODERS[encoder][0], "w")
-    supported = [f.name for f in codec.video_formats]
+    """`wanted` if the encoder takes it; else the same subsampling at the nearest depth the
+    encoder takes (the next deeper, or the deepest below); else the encoder's first format."""
+    supported = [f.name for f in av.codec.Codec(ENCODERS[encoder][0], "w").video_formats]
     if wanted in supported:
         return wanted
-    fmt = av.VideoFormat(wanted)
-    bits = fmt.components[0].bits
-    chroma = re.match(r"(yuv\d+p|gray)", wanted).group(1) if re.match(r"(yuv\d+p|gray)", wanted) else "yuv420p"
-    best = None
-    for name in supported:
-        if not name.startswith(chroma) or name.startswith(("yuva", "yuvj")):
-            continue
-        b = av.VideoFormat(name).components[0].bits
-        if b >= bits and (best is None or b < av.VideoFormat(best).components[0].bits):
-            best = name
-    return best or supported[0]
+    layout = re.match(r"(yuv\d+p|gray)", wanted)
+    bits = av.VideoFormat(wanted).components[0].bits
+    same = [n for n in supported if layout and re.fullmatch(layout.group(1) + r"(\d+le)?", n)]
+    if not same:
+        return supported[0]
+    depth = {n: av.VideoFormat(n).components[0].bits for n in same}
+    deeper = [n for n in same if depth[n] >= bits]
+    return min(deeper, key=depth.get) if deeper else max(same, key=depth.get)
 
 
 def partial_path(path: Path) -> Path:

