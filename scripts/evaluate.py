@@ -203,7 +203,7 @@ def markdown(res: dict) -> str:
         lines.append(f"| {r['clip']} | {r['preset']} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
                      f"{r['lpips']:.3f} | {r['ewarp'] * 1000:.3f} |")
     lines += ["", "## Real old films (no ground truth)", "",
-              f"First {res['settings']['real_frames']} frames, every {res['settings']['nr_step']}th scored. "
+              f"First {res['settings']['real_frames']} frames; every frame whose index is a multiple of {res['settings']['nr_step']} is scored. "
               "Lower is better.", "", "| film | method | NIQE | BRISQUE |", "|---|---|---|---|"]
     for r in real:
         lines.append(f"| {r['film']} | {r['method']} | {r['niqe']:.2f} | {r['brisque']:.2f} |")

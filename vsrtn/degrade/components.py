@@ -165,6 +165,17 @@ class Compression(Component):
 # ------------------------------------------------------------------ damage on the film
 
 
+def _blob(rng: np.random.Generator, cx: float, cy: float, r: float, vertices: tuple[int, int],
+          spread: tuple[float, float]) -> np.ndarray:
+    """An irregular polygon around (cx, cy) of mean radius ~r, in OpenCV fixed point
+    (4 fractional bits, for sub-pixel shapes with shift=4)."""
+    k = int(rng.integers(*vertices))
+    ang = np.sort(rng.uniform(0, 2 * math.pi, k))
+    rad = r * rng.uniform(*spread, k)
+    pts = np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], 1)
+    return np.round(pts * 16).astype(np.int32)[None]
+
+
 def _blend(img: np.ndarray, alpha: np.ndarray, value: np.ndarray | float, mask: np.ndarray) -> np.ndarray:
     np.maximum(mask, alpha, out=mask)
     return img * (1 - alpha) + value * alpha
@@ -229,7 +240,32 @@ class Scratches(Component):
         return img
 
 
-class Dust(Component):
+class _Drawn(Component):
+    """Damage drawn fresh every frame as shapes on full-frame opacity and value canvases."""
+
+    damage = True
+
+    def count(self, rng: np.random.Generator, p: dict[str, float], h: int, w: int) -> int:
+        raise NotImplementedError
+
+    def draw(self, rng: np.random.Generator, p: dict[str, float], alpha: np.ndarray, value: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def apply(self, img, n, p, seed, mask):
+        h, w = img.shape
+        rng = frame_rng(seed, self.tag, n)
+        count = self.count(rng, p, h, w)
+        if count == 0:
+            return img
+        alpha = np.zeros((h, w), np.float32)
+        value = np.zeros((h, w), np.float32)
+        for _ in range(count):
+            self.draw(rng, p, alpha, value)
+        np.clip(alpha, 0, 1, out=alpha)
+        return _blend(img, alpha, value, mask)
+
+
+class Dust(_Drawn):
     """Dust and dirt: one-frame specks and blobs of irregular shape, dark or bright."""
 
     name, tag = "dust", 8
@@ -237,64 +273,45 @@ class Dust(Component):
               "size": Param(0.5, 20.0, doc="speck radius (px)"),
               "opacity": Param(0.0, 1.0),
               "bright": Param(0.0, 1.0, doc="fraction of bright specks")}
-    damage = True
 
-    def apply(self, img, n, p, seed, mask):
-        h, w = img.shape
-        rng = frame_rng(seed, self.tag, n)
-        count = rng.poisson(p["density"] * h * w / 1e5)
-        if count == 0:
-            return img
-        alpha = np.zeros((h, w), np.float32)
-        value = np.zeros((h, w), np.float32)
-        for _ in range(count):
-            cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-            r = p["size"] * rng.uniform(0.3, 1.0)
-            k = int(rng.integers(5, 10))
-            ang = np.sort(rng.uniform(0, 2 * math.pi, k))
-            rad = r * rng.uniform(0.4, 1.2, k)
-            pts = np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], 1)
-            pts = np.round(pts * 16).astype(np.int32)[None]  # 4 fractional bits: sub-pixel shapes
-            op = float(p["opacity"] * rng.uniform(0.6, 1.0))
-            v = float(rng.uniform(0.85, 1.0) if rng.random() < p["bright"] else rng.uniform(0.0, 0.15))
-            cv2.fillPoly(alpha, pts, op, lineType=cv2.LINE_AA, shift=4)
-            cv2.fillPoly(value, pts, v, lineType=cv2.LINE_AA, shift=4)
-        np.clip(alpha, 0, 1, out=alpha)
-        return _blend(img, alpha, value, mask)
+    def count(self, rng, p, h, w):
+        return rng.poisson(p["density"] * h * w / 1e5)
+
+    def draw(self, rng, p, alpha, value):
+        h, w = alpha.shape
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        pts = _blob(rng, cx, cy, p["size"] * rng.uniform(0.3, 1.0), (5, 10), (0.4, 1.2))
+        op = float(p["opacity"] * rng.uniform(0.6, 1.0))
+        v = float(rng.uniform(0.85, 1.0) if rng.random() < p["bright"] else rng.uniform(0.0, 0.15))
+        cv2.fillPoly(alpha, pts, op, lineType=cv2.LINE_AA, shift=4)
+        cv2.fillPoly(value, pts, v, lineType=cv2.LINE_AA, shift=4)
 
 
-class Hairs(Component):
+class Hairs(_Drawn):
     """Hairs and fibres: thin curved lines caught in the gate for a frame."""
 
     name, tag = "hairs", 9
     params = {"rate": Param(0.0, 3.0, doc="hairs per frame"),
               "length": Param(5.0, 400.0, doc="length (px)"),
               "opacity": Param(0.0, 1.0)}
-    damage = True
 
-    def apply(self, img, n, p, seed, mask):
-        h, w = img.shape
-        rng = frame_rng(seed, self.tag, n)
-        count = rng.poisson(p["rate"])
-        if count == 0:
-            return img
-        alpha = np.zeros((h, w), np.float32)
-        value = np.zeros((h, w), np.float32)
-        for _ in range(count):
-            steps = 12
-            seg = p["length"] / steps
-            heading = rng.uniform(0, 2 * math.pi)
-            turn = rng.normal(0, 0.35, steps).cumsum()
-            x = np.concatenate([[rng.uniform(0, w)], seg * np.cos(heading + turn)]).cumsum()
-            y = np.concatenate([[rng.uniform(0, h)], seg * np.sin(heading + turn)]).cumsum()
-            pts = np.round(np.stack([x, y], 1) * 16).astype(np.int32)[None]
-            op = float(p["opacity"] * rng.uniform(0.6, 1.0))
-            v = float(rng.uniform(0.0, 0.12) if rng.random() < 0.7 else rng.uniform(0.88, 1.0))
-            thick = int(rng.integers(1, 3))
-            cv2.polylines(alpha, pts, False, op, thick, lineType=cv2.LINE_AA, shift=4)
-            cv2.polylines(value, pts, False, v, thick, lineType=cv2.LINE_AA, shift=4)
-        np.clip(alpha, 0, 1, out=alpha)
-        return _blend(img, alpha, value, mask)
+    def count(self, rng, p, h, w):
+        return rng.poisson(p["rate"])
+
+    def draw(self, rng, p, alpha, value):
+        h, w = alpha.shape
+        steps = 12
+        seg = p["length"] / steps
+        heading = rng.uniform(0, 2 * math.pi)
+        turn = rng.normal(0, 0.35, steps).cumsum()
+        x = np.concatenate([[rng.uniform(0, w)], seg * np.cos(heading + turn)]).cumsum()
+        y = np.concatenate([[rng.uniform(0, h)], seg * np.sin(heading + turn)]).cumsum()
+        pts = np.round(np.stack([x, y], 1) * 16).astype(np.int32)[None]
+        op = float(p["opacity"] * rng.uniform(0.6, 1.0))
+        v = float(rng.uniform(0.0, 0.12) if rng.random() < 0.7 else rng.uniform(0.88, 1.0))
+        thick = int(rng.integers(1, 3))
+        cv2.polylines(alpha, pts, False, op, thick, lineType=cv2.LINE_AA, shift=4)
+        cv2.polylines(value, pts, False, v, thick, lineType=cv2.LINE_AA, shift=4)
 
 
 class Blotches(Component):
@@ -318,11 +335,8 @@ class Blotches(Component):
             if x0 >= x1 or y0 >= y1:
                 continue
             patch = np.zeros((y1 - y0, x1 - x0), np.float32)
-            k = int(rng.integers(6, 12))
-            ang = np.sort(rng.uniform(0, 2 * math.pi, k))
-            rad = r * rng.uniform(0.5, 1.1, k)
-            pts = np.stack([cx - x0 + rad * np.cos(ang), cy - y0 + rad * np.sin(ang)], 1)
-            cv2.fillPoly(patch, np.round(pts * 16).astype(np.int32)[None], 1.0, lineType=cv2.LINE_AA, shift=4)
+            pts = _blob(rng, cx - x0, cy - y0, r, (6, 12), (0.5, 1.1))
+            cv2.fillPoly(patch, pts, 1.0, lineType=cv2.LINE_AA, shift=4)
             alpha = cv2.GaussianBlur(patch, (0, 0), max(r / 4, 0.8)) * float(p["opacity"] * rng.uniform(0.5, 1.0))
             v = float(rng.uniform(0.0, 0.3) if rng.random() < 0.6 else rng.uniform(0.7, 1.0))
             img[y0:y1, x0:x1] = _blend(img[y0:y1, x0:x1], alpha, v, mask[y0:y1, x0:x1])
