@@ -248,7 +248,8 @@ class _Drawn(Component):
     def count(self, rng: np.random.Generator, p: dict[str, float], h: int, w: int) -> int:
         raise NotImplementedError
 
-    def draw(self, rng: np.random.Generator, p: dict[str, float], alpha: np.ndarray, value: np.ndarray) -> None:
+    def paint(self, rng: np.random.Generator, p: dict[str, float], alpha: np.ndarray, value: np.ndarray) -> None:
+        """Add one shape's opacity to `alpha` and its grey value to `value`."""
         raise NotImplementedError
 
     def apply(self, img, n, p, seed, mask):
@@ -260,7 +261,7 @@ class _Drawn(Component):
         alpha = np.zeros((h, w), np.float32)
         value = np.zeros((h, w), np.float32)
         for _ in range(count):
-            self.draw(rng, p, alpha, value)
+            self.paint(rng, p, alpha, value)
         np.clip(alpha, 0, 1, out=alpha)
         return _blend(img, alpha, value, mask)
 
@@ -277,7 +278,7 @@ class Dust(_Drawn):
     def count(self, rng, p, h, w):
         return rng.poisson(p["density"] * h * w / 1e5)
 
-    def draw(self, rng, p, alpha, value):
+    def paint(self, rng, p, alpha, value):
         h, w = alpha.shape
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
         pts = _blob(rng, cx, cy, p["size"] * rng.uniform(0.3, 1.0), (5, 10), (0.4, 1.2))
@@ -298,7 +299,7 @@ class Hairs(_Drawn):
     def count(self, rng, p, h, w):
         return rng.poisson(p["rate"])
 
-    def draw(self, rng, p, alpha, value):
+    def paint(self, rng, p, alpha, value):
         h, w = alpha.shape
         steps = 12
         seg = p["length"] / steps
