@@ -13,7 +13,7 @@ Weights are random (speed does not depend on their values). Frames are a synthet
 pan generated on the fly, so the clip itself never sits in memory.
 
 Example:
-  python scripts/benchmark.py --sizes 368x480 --lengths 50,500 --json out/bench.json
+  python scripts/benchmark.py --sizes 480x368 --lengths 50,500 --json out/bench.json
 """
 from __future__ import annotations
 
@@ -121,11 +121,11 @@ def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str) -> d
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--modes", default=",".join(MODES))
-    ap.add_argument("--sizes", default="368x480,720x480", help="HxW list")
+    ap.add_argument("--sizes", default="480x368,720x480", help="WxH list")
     ap.add_argument("--lengths", default="50,500")
     ap.add_argument("--slow-frames", type=int, default=30,
                     help="clip length for every mode but the default engine (seconds a frame on a 2-core CPU)")
-    ap.add_argument("--slow-sizes", default="368x480", help="sizes at which those slow modes run")
+    ap.add_argument("--slow-sizes", default="480x368", help="sizes (WxH) at which those slow modes run")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
     ap.add_argument("--json", default=None, help="append results to this JSON file")
@@ -139,7 +139,7 @@ def main() -> int:
 
     results = []
     for size in args.sizes.split(","):
-        h, w = (int(v) for v in size.lower().split("x"))
+        w, h = (int(v) for v in size.lower().split("x"))
         for mode in args.modes.split(","):
             slow = mode != "engine-compact-dis"
             if slow and size not in args.slow_sizes.split(","):

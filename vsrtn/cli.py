@@ -53,18 +53,15 @@ def _parse_device(text: str | None) -> tuple[str | None, int]:
 
 
 def _make_engine(args):
-    from vsrtn.engine import Engine, EngineSettings, resolve_device
-    from vsrtn.presets import load_preset
+    from vsrtn.engine import Engine, resolve_device
+    from vsrtn.presets import engine_settings, load_preset
     from vsrtn.weights import load_model
 
     preset = load_preset(args.preset)["restore"]
     device, index = _parse_device(args.device)
     dev = resolve_device(device, index, "vsrtn restore")
-    settings = EngineSettings(window=args.window or preset.get("window", 12),
-                              context=preset.get("context", 5) if args.context is None else args.context,
-                              tile=tuple(args.tile) if args.tile else None,
-                              tile_overlap=preset.get("tile_overlap", 32),
-                              precision="fp16" if args.fp16 else "fp32")
+    settings = engine_settings(preset, window=args.window, context=args.context,
+                               tile=tuple(args.tile) if args.tile else None, precision="fp16" if args.fp16 else "fp32")
     return Engine(load_model(args.weights or preset["weights"], device=dev), dev, settings)
 
 

@@ -90,3 +90,18 @@ def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
     merged["degradation"] = degradation
     validate(merged, str(path))
     return merged
+
+
+def engine_settings(restore: dict[str, Any], *, window: int | None = None, context: int | None = None,
+                    tile: tuple[int, int] | None = None, tile_overlap: int | None = None,
+                    precision: str = "fp32") -> "EngineSettings":
+    """Engine settings from a preset's `restore:` section; explicit values take precedence."""
+    from vsrtn.engine import EngineSettings
+
+    defaults = EngineSettings()
+    return EngineSettings(
+        window=restore.get("window", defaults.window) if window is None else window,
+        context=restore.get("context", defaults.context) if context is None else context,
+        tile=tile,
+        tile_overlap=restore.get("tile_overlap", defaults.tile_overlap) if tile_overlap is None else tile_overlap,
+        precision=precision)

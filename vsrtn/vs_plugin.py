@@ -193,8 +193,71 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
         neighbouring frames exceeds this value (0 < sc_threshold <= 1, e.g. 0.12). None: off.
     """
     func = "vsrtn.Restore"
-    return _build(func, clip, preset, weights, device, device_index, fp16, window, context, tile,
-                  tile_overlap, num_streams, scene_change, sc_threshold)
+    from vsrtn.engine import Engine, resolve_device
+    from vsrtn.presets import engine_settings, load_preset
+    from vsrtn.weights import load_model
+
+    fmt = _check_clip(clip, func)
+    for name, value, lo, hi in (("device_index", device_index, 0, 64), ("num_streams", num_streams, 1, 16)):
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise ArgumentError(func, name, f"an integer in {lo}..{hi}", value)
+    if not isinstance(scene_change, bool):
+        raise ArgumentError(func, "scene_change", "True or False", scene_change)
+    if fp16 is not None and not isinstance(fp16, bool):
+        raise ArgumentError(func, "fp16", "None, True or False", fp16)
+    if sc_threshold is not None and (isinstance(sc_threshold, bool) or not isinstance(sc_threshold, (int, float))
+                                     or not 0 < sc_threshold <= 1):
+        raise ArgumentError(func, "sc_threshold", "None or a number in (0, 1]", sc_threshold)
+    if not isinstance(preset, str) and not hasattr(preset, "__fspath__"):
+        raise ArgumentError(func, "preset", "a preset name or a path to a YAML file", preset)
+
+    settings_from_preset = load_preset(preset)["restore"]
+    torch_device = resolve_device(device, device_index, func)
+    if fp16 and torch_device.type != "cuda":
+        raise ArgumentError(func, "fp16", "False or None on the CPU (half precision needs CUDA)", fp16)
+    settings = engine_settings(settings_from_preset, window=window, context=context, tile=_parse_tile(tile, func),
+                               tile_overlap=tile_overlap, precision="fp16" if fp16 else "fp32")
+    weights_name = weights if weights is not None else settings_from_preset.get("weights")
+    if not weights_name:
+        raise ArgumentError(func, "weights", "a weights name or file (the preset names none)", weights)
+    model = load_model(weights_name, device=torch_device)
+    engine = Engine(model, torch_device, settings)
+    plan = engine.plan(clip.num_frames)
+    cache = WindowCache(capacity=2 * num_streams + 2)
+    slots = threading.BoundedSemaphore(num_streams)
+    streams = _stream_pool(torch_device, num_streams)
+    threshold = None if sc_threshold is None else float(sc_threshold)
+    props = {"vsrtn_version": __version__, "vsrtn_weights": str(weights_name),
+             "vsrtn_preset": str(preset), "vsrtn_window": settings.window, "vsrtn_context": settings.context}
+
+    def infer(win: Window, frames: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
+        lumas = [_luma(f, fmt) for f in frames]
+        cuts = _cut_flags(frames, win.frames, lumas, scene_change, threshold)
+        with slots:
+            stream = streams.pop()
+            try:
+                with _stream_context(stream):
+                    return engine.restore_window(lumas, win, cuts)
+            finally:
+                streams.append(stream)
+
+    def deliver(n: int, f: list[vs.VideoFrame], k: int) -> vs.VideoFrame:
+        win = plan[k]
+        restored = cache.get(k, lambda: infer(win, f[1:]))
+        out = _write_luma(f[0], fmt, restored[n - win.start])
+        for key, value in props.items():
+            out.props[key] = value
+        out.props["vsrtn_window_start"] = win.start
+        return out
+
+    def select(n: int) -> vs.VideoNode:
+        k = plan.index_of(n)
+        # Frame n of `clip[i] * (n + 1)` is source frame i: VapourSynth fetches every frame the
+        # window needs and hands it to the callback.
+        sources = [clip[i] * (n + 1) for i in plan[k].frames]
+        return clip.std.ModifyFrame(clips=[clip, *sources], selector=functools.partial(deliver, k=k))
+
+    return clip.std.FrameEval(select)
 
 
 restore = Restore
@@ -245,78 +308,6 @@ def Degrade(clip: vs.VideoNode, preset: str = "medium", seed: int = 0, *, mask: 
 
 
 degrade = Degrade
-
-
-def _build(func, clip, preset, weights, device, device_index, fp16, window, context, tile, tile_overlap,
-           num_streams, scene_change, sc_threshold) -> vs.VideoNode:
-    from vsrtn.engine import Engine, EngineSettings, resolve_device
-    from vsrtn.presets import load_preset
-    from vsrtn.weights import load_model
-
-    fmt = _check_clip(clip, func)
-    for name, value, lo, hi in (("device_index", device_index, 0, 64), ("num_streams", num_streams, 1, 16)):
-        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-            raise ArgumentError(func, name, f"an integer in {lo}..{hi}", value)
-    if not isinstance(scene_change, bool):
-        raise ArgumentError(func, "scene_change", "True or False", scene_change)
-    if fp16 is not None and not isinstance(fp16, bool):
-        raise ArgumentError(func, "fp16", "None, True or False", fp16)
-    if sc_threshold is not None and (isinstance(sc_threshold, bool) or not isinstance(sc_threshold, (int, float))
-                                     or not 0 < sc_threshold <= 1):
-        raise ArgumentError(func, "sc_threshold", "None or a number in (0, 1]", sc_threshold)
-    if not isinstance(preset, str) and not hasattr(preset, "__fspath__"):
-        raise ArgumentError(func, "preset", "a preset name or a path to a YAML file", preset)
-
-    settings_from_preset = load_preset(preset)["restore"]
-    torch_device = resolve_device(device, device_index, func)
-    if fp16 and torch_device.type != "cuda":
-        raise ArgumentError(func, "fp16", "False or None on the CPU (half precision needs CUDA)", fp16)
-    settings = EngineSettings(
-        window=settings_from_preset.get("window", 12) if window is None else window,
-        context=settings_from_preset.get("context", 5) if context is None else context,
-        tile=_parse_tile(tile, func),
-        tile_overlap=settings_from_preset.get("tile_overlap", 32) if tile_overlap is None else tile_overlap,
-        precision="fp16" if fp16 else "fp32",
-    )
-    weights_name = weights if weights is not None else settings_from_preset.get("weights")
-    model = load_model(weights_name, device=torch_device)
-    engine = Engine(model, torch_device, settings)
-    plan = engine.plan(clip.num_frames)
-    cache = WindowCache(capacity=2 * num_streams + 2)
-    slots = threading.BoundedSemaphore(num_streams)
-    streams = _stream_pool(torch_device, num_streams)
-    threshold = None if sc_threshold is None else float(sc_threshold)
-    props = {"vsrtn_version": __version__, "vsrtn_weights": str(weights_name),
-             "vsrtn_preset": str(preset), "vsrtn_window": settings.window, "vsrtn_context": settings.context}
-
-    def infer(win: Window, frames: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
-        lumas = [_luma(f, fmt) for f in frames]
-        cuts = _cut_flags(frames, win.frames, lumas, scene_change, threshold)
-        with slots:
-            stream = streams.pop()
-            try:
-                with _stream_context(stream):
-                    return engine.restore_window(lumas, win, cuts)
-            finally:
-                streams.append(stream)
-
-    def deliver(n: int, f: list[vs.VideoFrame], k: int) -> vs.VideoFrame:
-        win = plan[k]
-        restored = cache.get(k, lambda: infer(win, f[1:]))
-        out = _write_luma(f[0], fmt, restored[n - win.start])
-        for key, value in props.items():
-            out.props[key] = value
-        out.props["vsrtn_window_start"] = win.start
-        return out
-
-    def select(n: int) -> vs.VideoNode:
-        k = plan.index_of(n)
-        # Frame n of `clip[i] * (n + 1)` is source frame i: VapourSynth fetches every frame the
-        # window needs and hands it to the callback.
-        sources = [clip[i] * (n + 1) for i in plan[k].frames]
-        return clip.std.ModifyFrame(clips=[clip, *sources], selector=functools.partial(deliver, k=k))
-
-    return clip.std.FrameEval(select)
 
 
 def _stream_pool(device, count: int) -> list:
