@@ -129,6 +129,7 @@ def test_interrupted_batch_resumes_without_redoing_or_false_outputs(tmp_path, we
     assert res.returncode == 0, res.stderr
     report = json.loads((out / "vsrtn-report.json").read_text())
     assert [f["status"] for f in report["files"]] == ["skipped", "done"]
+    assert report["files"][0]["sha256"] == __import__("vsrtn.pipeline").pipeline.sha256_of(out / "1-short.mkv")
     assert (out / "1-short.mkv").stat().st_mtime_ns == first_mtime
 
 

@@ -160,7 +160,7 @@ def expand_inputs(items: list[str], exclude: Path | None = None) -> list[Path]:
 
 
 def _cmd_batch(args) -> int:
-    from vsrtn.pipeline import FileResult, restore_transform
+    from vsrtn.pipeline import FileResult, restore_transform, sha256_of
 
     outdir = Path(args.output_dir)
     inputs = expand_inputs(args.inputs, exclude=outdir)
@@ -181,7 +181,8 @@ def _cmd_batch(args) -> int:
         for src in inputs:
             dst = outdir / (src.stem + ext)
             if dst.exists() and not args.overwrite:
-                results.append(FileResult(str(src), str(dst), "skipped", error="output exists (finished earlier)"))
+                results.append(FileResult(str(src), str(dst), "skipped", sha256=sha256_of(dst),
+                                          error="output exists (finished earlier; --overwrite redoes it)"))
             else:
                 try:
                     results.append(_run_one(src, dst, transform, args, position=1))

@@ -9,7 +9,7 @@ import hashlib
 import os
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -31,7 +31,6 @@ class FileResult:
     seconds: float = 0.0
     sha256: str | None = None
     error: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def sha256_of(path: Path) -> str:
