@@ -160,3 +160,16 @@ def test_cuda_requested_without_cuda_is_a_clear_error():
     assert resolve_device(None).type == "cpu"
     with pytest.raises(ArgumentError, match="'device'"):
         resolve_device("tpu")
+
+
+def test_automatic_tiling_is_decided_once_per_frame_size(model, monkeypatch):
+    import vsrtn.engine as eng
+
+    monkeypatch.setattr(eng, "_memory_budget", lambda device: 1e6)  # far too small: must tile
+    engine = Engine(model, "cpu", EngineSettings(window=4, context=1))
+    tile = engine.tiles_for(256, 320)
+    assert tile == (128, 128)
+    monkeypatch.setattr(eng, "_memory_budget", lambda device: 1e12)
+    assert engine.tiles_for(256, 320) == tile  # same engine, same frames: same decision
+    assert Engine(model, "cpu", EngineSettings(window=4, context=1)).tiles_for(256, 320) is None
+    assert engine.tiles_for(64, 64) is None  # small frames fit

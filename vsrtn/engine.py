@@ -96,6 +96,7 @@ class Engine:
                                 self.settings.precision)
         self.model = model.to(self.device).eval()
         self.dtype = DTYPES[self.settings.precision]
+        self._tile_cache: dict[tuple[int, int], tuple[int, int] | None] = {}
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = False  # same algorithms every call: reproducible output
 
@@ -103,19 +104,25 @@ class Engine:
     def plan(self, num_frames: int, cuts: Sequence[int] = ()) -> WindowPlan:
         return plan_windows(num_frames, self.settings.window, self.settings.context, cuts)
 
-    def tiles_for(self, height: int, width: int, num_frames: int) -> tuple[int, int] | None:
-        """The (width, height) tile size to use, or None for whole frames."""
+    def tiles_for(self, height: int, width: int) -> tuple[int, int] | None:
+        """The (width, height) tile size to use, or None for whole frames.
+
+        Decided from the device's total memory and the largest window, never from what happens
+        to be free, so the same frames are tiled the same way on every call."""
         if self.settings.tile is not None:
             return self.settings.tile
-        budget = _free_memory(self.device) * 0.6
-        need = _estimate_bytes(self.model, num_frames, height, width, self.dtype)
-        if need <= budget:
-            return None
-        # Square-ish tiles whose estimate fits, never below 128 px.
-        scale = math.sqrt(budget / need)
-        tw = max(128, int(width * scale) // 16 * 16)
-        th = max(128, int(height * scale) // 16 * 16)
-        return (min(tw, width), min(th, height))
+        key = (height, width)
+        if key not in self._tile_cache:
+            frames = self.settings.window + 2 * self.settings.context
+            budget = _memory_budget(self.device)
+            need = _estimate_bytes(self.model, frames, height, width, self.dtype)
+            tile = None
+            if need > budget:
+                scale = math.sqrt(budget / need)  # square-ish tiles whose estimate fits, >= 128 px
+                tile = (min(width, max(128, int(width * scale) // 16 * 16)),
+                        min(height, max(128, int(height * scale) // 16 * 16)))
+            self._tile_cache[key] = tile
+        return self._tile_cache[key]
 
     # -------------------------------------------------------------- running
     @torch.inference_mode()
@@ -129,7 +136,7 @@ class Engine:
         clip = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames]))  # T,H,W
         t, h, w = clip.shape
         a, b = window.offset, window.offset + (window.stop - window.start)
-        tile = self.tiles_for(h, w, t)
+        tile = self.tiles_for(h, w)
         if tile is None or (tile[0] >= w and tile[1] >= h):
             out = self._run(clip, (a, b), cut_t)
         else:
@@ -187,14 +194,14 @@ class Engine:
                 progress(win.stop)
 
 
-def _free_memory(device: torch.device) -> float:
+def _memory_budget(device: torch.device) -> float:
+    """Half the device's total memory (RAM for the CPU): stable for a machine, unlike free memory."""
     if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        return float(free)
+        return 0.5 * float(torch.cuda.get_device_properties(device).total_memory)
     try:
-        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        return 0.5 * float(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError):
-        return 4.0 * 2**30
+        return 2.0 * 2**30
 
 
 def _estimate_bytes(model: RTN, frames: int, height: int, width: int, dtype: torch.dtype) -> float:
