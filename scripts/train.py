@@ -52,8 +52,14 @@ def main() -> int:
     trainer = Trainer(cfg, Path(args.run), cache)
     if args.export:
         name = args.name or Path(args.export).stem
-        command = " ".join(shlex.quote(a) for a in ["python", "scripts/train.py", "--run", args.run, "--iters",
-                                                      str(args.iters)])
+        c = cfg
+        argv = ["python", "scripts/train.py", "--run", args.run, "--model", c.model, "--presets", ",".join(c.presets),
+                "--frames", f"{c.frames[0]},{c.frames[1]}", "--crop", str(c.crop), "--batch", str(c.batch),
+                "--iters", str(c.iters), "--lr", str(c.lr), "--perceptual", str(c.perceptual), "--gan", str(c.gan),
+                "--mask-supervision", str(c.mask_supervision), "--seed", str(c.seed), "--device", c.device]
+        if c.data:
+            argv += ["--data", c.data]
+        command = " ".join(shlex.quote(a) for a in argv)
         res = trainer.export(Path(args.export), Path(args.manifest) if args.manifest else None, name, command)
         print(f"exported {res['path']} sha256 {res['sha256']} at iteration {trainer.step}")
         return 0
