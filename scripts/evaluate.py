@@ -185,13 +185,26 @@ def real_films(max_frames: int) -> dict[str, list[np.ndarray]]:
     return films
 
 
+def weights_training(weights: str) -> dict | None:
+    """The manifest's training record of named weights (None for a file path)."""
+    from vsrtn.errors import WeightsError
+    from vsrtn.weights import find_weights
+
+    try:
+        return find_weights(weights).info.get("training")
+    except WeightsError:
+        return None
+
+
 def markdown(res: dict) -> str:
     """docs/QUALITY.md: the tables, the targets and whether they are met."""
     syn, real = res["synthetic"], res["real"]
     b = res["baselines"]
+    trained = res.get("weights_training") or {}
+    about = (f" — {trained['iterations']} training iterations (`{trained['command']}`)" if trained else "")
     lines = ["# Restoration quality", "",
              f"Measured by `{res['command']}` on {res['machine']} ({res['seconds']:.0f} s), weights "
-             f"`{res['settings']['weights']}`. Numbers are what that run printed (`{res['settings']['json']}`).", "",
+             f"`{res['settings']['weights']}`{about}. Numbers are what that run printed (`{res["settings"]["json"]}`, kept as docs/quality.json).", "",
              f"Baselines: OpenCV `fastNlMeansDenoisingMulti` (5 frames, h={b['nlmeans_h']}) and BM3D "
              f"(vapoursynth-bm3d Basic+Final, sigma={b['bm3d_sigma']}) + 3-frame temporal median; strengths tuned on "
              f"{b['tuned_on']}.", "",
@@ -250,7 +263,13 @@ def main() -> int:
     ap.add_argument("--json", default="out/quality.json")
     ap.add_argument("--figure", default="docs/img/real_before_after.png")
     ap.add_argument("--markdown", default=None, help="write the report here (e.g. docs/QUALITY.md)")
+    ap.add_argument("--report-only", action="store_true", help="rewrite --markdown from an existing --json")
     args = ap.parse_args()
+    if args.report_only:
+        results = json.loads(Path(args.json).read_text())
+        results.setdefault("weights_training", weights_training(results["settings"]["weights"]))
+        Path(args.markdown).write_text(markdown(results))
+        return 0
     t0 = time.time()
     results = {"synthetic": [], "real": [], "settings": vars(args),
                "command": " ".join(shlex.quote(a) for a in ["python", "scripts/evaluate.py", *sys.argv[1:]]),
@@ -296,6 +315,7 @@ def main() -> int:
                 Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(args.figure, np.clip(np.rint(panel * 255), 0, 255).astype(np.uint8))
     results["seconds"] = round(time.time() - t0, 1)
+    results["weights_training"] = weights_training(args.weights)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     log(f"wrote {args.json} in {results['seconds']} s")
