@@ -16,18 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
-
-
-def gray_frames(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as c:
-        return [f.to_ndarray(format="gray").astype(np.float32) / 255 for f in c.decode(video=0)]
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-12)))
 
 
 def main() -> int:
@@ -44,6 +34,8 @@ def main() -> int:
 
     from skimage import data
 
+    from vsrtn.io import read_gray, write_gray
+    from vsrtn.metrics import psnr
     from vsrtn.train.content import camera_clip
 
     def step(msg: str) -> None:
@@ -55,16 +47,7 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     clip = camera_clip(photo, rng, args.frames, 384)  # square crop, 384 px
     clean = out / "clean.mkv"
-    with av.open(str(clean), "w") as c:
-        s = c.add_stream("ffv1", rate=24)
-        s.width = s.height = 384
-        s.pix_fmt = "gray"
-        for f in clip:
-            frame = av.VideoFrame.from_ndarray(np.rint(f * 255).astype(np.uint8), format="gray")
-            for p in s.encode(frame):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
+    write_gray(list(clip), clean)
 
     step(f"2/4 ageing it: vsrtn degrade --preset {args.preset} --seed {args.seed}")
     aged = out / "aged.mkv"
@@ -84,7 +67,7 @@ def main() -> int:
     subprocess.run(pipe, shell=True, check=True, executable="/bin/bash")
 
     step("4/4 comparing")
-    a, b, r = gray_frames(clean), gray_frames(aged), gray_frames(restored)
+    a, b, r = read_gray(clean), read_gray(aged), read_gray(restored)
     n = min(len(a), len(b), len(r))
     if n != args.frames:
         raise SystemExit(f"demo: expected {args.frames} frames, got clean {len(a)}, aged {len(b)}, restored {len(r)}")

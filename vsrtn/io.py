@@ -276,3 +276,28 @@ class VideoSink:
         except Exception:
             pass
         self.tmp.unlink(missing_ok=True)
+
+
+def read_gray(path: str | os.PathLike, max_frames: int | None = None) -> list[np.ndarray]:
+    """Every frame of a video's first video stream as float32 luma in [0, 1] (for tools and tests)."""
+    frames = []
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            frames.append(f.to_ndarray(format="gray").astype(np.float32) / 255.0)
+            if max_frames and len(frames) >= max_frames:
+                break
+    return frames
+
+
+def write_gray(frames: list[np.ndarray], path: str | os.PathLike, rate: int = 24) -> None:
+    """Frames in [0, 1] as a lossless 8-bit gray video (FFV1)."""
+    h, w = frames[0].shape
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("ffv1", rate=rate)
+        s.width, s.height, s.pix_fmt = w, h, "gray"
+        for f in frames:
+            u8 = np.clip(np.rint(f * 255), 0, 255).astype(np.uint8)
+            for packet in s.encode(av.VideoFrame.from_ndarray(u8, format="gray")):
+                c.mux(packet)
+        for packet in s.encode(None):
+            c.mux(packet)

@@ -161,13 +161,6 @@ def folder_sources(root: Path) -> list[Path]:
     return found
 
 
-def _video_frames(path: Path) -> list[np.ndarray]:
-    import av
-
-    with av.open(str(path)) as container:
-        return [f.to_ndarray(format="gray").astype(np.float32) / 255.0 for f in container.decode(video=0)]
-
-
 def folder_clip(source: Path, rng: np.random.Generator, frames: int, size: int,
                 cache: dict[Path, list] | None = None) -> np.ndarray:
     """A random run of `frames` consecutive frames from a video or frame folder, randomly cropped."""
@@ -176,7 +169,9 @@ def folder_clip(source: Path, rng: np.random.Generator, frames: int, size: int,
         if source.is_dir():
             cache[source] = sorted(f for f in source.iterdir() if f.suffix.lower() in IMAGE_EXTS)
         else:
-            cache[source] = _video_frames(source)
+            from vsrtn.io import read_gray
+
+            cache[source] = read_gray(source)
     items = cache[source]
     start = int(rng.integers(0, max(1, len(items) - frames + 1)))
     seq = [load_gray(x) if isinstance(x, Path) else x for x in items[start:start + frames]]
