@@ -98,8 +98,7 @@ class RTN(nn.Module):
         a, b = out_range if out_range is not None else (0, t)
         if not 0 <= a < b <= t:
             raise ValueError(f"RTN.forward: out_range must satisfy 0 <= a < b <= {t}, got {out_range}")
-        m = self.config.size_multiple
-        ph, pw = padded_size(h, m), padded_size(w, m)
+        ph, pw = padded_size(h, self.config.size_multiple), padded_size(w, self.config.size_multiple)
         x = pad_to(x, ph, pw)
         if flows is None:
             frames = (x.float() + 1) / 2
@@ -116,23 +115,26 @@ class RTN(nn.Module):
             cuts = cuts.expand(n, t) if cuts.dim() == 1 else cuts
             keep = (~cuts).to(x.dtype).view(n, t, 1, 1, 1)
 
-        def residual(prev: torch.Tensor, flow: torch.Tensor, cur: torch.Tensor) -> torch.Tensor:
-            return (flow_warp(prev, flow)[:, :1] - cur[:, :1]).abs()
+        def step(gate: GatedAggregation, trunk: SpatialTrunk, i: int, j: int, state: torch.Tensor | None,
+                 flow: torch.Tensor | None, direction: str) -> torch.Tensor:
+            """One recurrence step at frame i from the state of its neighbour j (None: no state)."""
+            cur = x[:, i]
+            if state is None:
+                agg, _ = gate(cur, None, None)
+            else:
+                residual = (flow_warp(x[:, j], flow)[:, :1] - cur[:, :1]).abs()
+                # A cut is flagged on the later frame of the pair, whichever direction we run.
+                agg, mask = gate(cur, flow_warp(state, flow), residual, None if keep is None else keep[:, max(i, j)])
+                if masks is not None:
+                    masks.append((direction, i, mask[..., :h, :w]))
+            return trunk(agg)
 
         # Backward direction (last frame to first); the states of the output range are kept.
         states: dict[int, torch.Tensor] = {}
         state = None
         for i in range(t - 1, a - 1, -1):
-            cur = x[:, i]
-            if state is None:
-                agg, _ = self.backward_gate(cur, None, None)
-            else:
-                flow = bwd[:, i - bwd_base]
-                agg, m = self.backward_gate(cur, flow_warp(state, flow), residual(x[:, i + 1], flow, cur),
-                                            None if keep is None else keep[:, i + 1])
-                if masks is not None:
-                    masks.append(("backward", i, m[..., :h, :w]))
-            state = self.backward_trunk(agg)
+            flow = None if state is None else bwd[:, i - bwd_base]
+            state = step(self.backward_gate, self.backward_trunk, i, i + 1, state, flow, "backward")
             if i < b:
                 states[i] = state
 
@@ -140,18 +142,10 @@ class RTN(nn.Module):
         out = []
         state = None
         for i in range(b):
-            cur = x[:, i]
-            if state is None:
-                agg, _ = self.forward_gate(cur, None, None)
-            else:
-                flow = fwd[:, i - 1]
-                agg, m = self.forward_gate(cur, flow_warp(state, flow), residual(x[:, i - 1], flow, cur),
-                                           None if keep is None else keep[:, i])
-                if masks is not None:
-                    masks.append(("forward", i, m[..., :h, :w]))
-            state = self.forward_trunk(agg)
+            flow = None if state is None else fwd[:, i - 1]
+            state = step(self.forward_gate, self.forward_trunk, i, i - 1, state, flow, "forward")
             if i >= a:
-                out.append(torch.tanh(self.head(states.pop(i), state) + cur))
+                out.append(torch.tanh(self.head(states.pop(i), state) + x[:, i]))
         return torch.stack(out, dim=1)[..., :h, :w]
 
     @torch.no_grad()
