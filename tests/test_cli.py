@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 
 from conftest import tiny_model
 
-from vsrtn.weights import save_weights
+from vsrtn.weights import save_weights, sha256_file
 
 VSRTN = [sys.executable, "-m", "vsrtn.cli"]
 
@@ -100,7 +99,7 @@ def test_batch_reports_bad_files_and_goes_on(tmp_path, weights):
     report = json.loads((out / "vsrtn-report.json").read_text())
     status = {Path(f["input"]).name: f for f in report["files"]}
     assert status["a.mp4"]["status"] == "done" and status["a.mp4"]["frames"] == 15
-    assert status["a.mp4"]["sha256"] == __import__("vsrtn.pipeline").pipeline.sha256_of(out / "a.mkv")
+    assert status["a.mp4"]["sha256"] == sha256_file(out / "a.mkv")
     assert status["corrupt.mp4"]["status"] == "failed" and "cannot open" in status["corrupt.mp4"]["error"]
     assert status["sound.mka"]["status"] == "failed" and "no video stream" in status["sound.mka"]["error"]
     assert sorted(p.name for p in out.iterdir()) == ["a.mkv", "vsrtn-report.json"]
@@ -129,7 +128,7 @@ def test_interrupted_batch_resumes_without_redoing_or_false_outputs(tmp_path, we
     assert res.returncode == 0, res.stderr
     report = json.loads((out / "vsrtn-report.json").read_text())
     assert [f["status"] for f in report["files"]] == ["skipped", "done"]
-    assert report["files"][0]["sha256"] == __import__("vsrtn.pipeline").pipeline.sha256_of(out / "1-short.mkv")
+    assert report["files"][0]["sha256"] == sha256_file(out / "1-short.mkv")
     assert (out / "1-short.mkv").stat().st_mtime_ns == first_mtime
 
 

@@ -160,7 +160,8 @@ def expand_inputs(items: list[str], exclude: Path | None = None) -> list[Path]:
 
 
 def _cmd_batch(args) -> int:
-    from vsrtn.pipeline import FileResult, restore_transform, sha256_of
+    from vsrtn.pipeline import FileResult, restore_transform
+    from vsrtn.weights import sha256_file
 
     outdir = Path(args.output_dir)
     inputs = expand_inputs(args.inputs, exclude=outdir)
@@ -181,7 +182,7 @@ def _cmd_batch(args) -> int:
         for src in inputs:
             dst = outdir / (src.stem + ext)
             if dst.exists() and not args.overwrite:
-                results.append(FileResult(str(src), str(dst), "skipped", sha256=sha256_of(dst),
+                results.append(FileResult(str(src), str(dst), "skipped", sha256=sha256_file(dst),
                                           error="output exists (finished earlier; --overwrite redoes it)"))
             else:
                 try:

@@ -5,7 +5,6 @@ writes through a temporary name, and removes it on any failure or interrupt.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections import deque
@@ -16,6 +15,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from vsrtn.io import EncoderSettings, MediaError, VideoSink, VideoSource, luma_of, with_luma
+from vsrtn.weights import sha256_file
 
 # A transform takes the clip's luma frames (an iterator) and its length, and yields the new
 # luma frames in order.
@@ -31,14 +31,6 @@ class FileResult:
     seconds: float = 0.0
     sha256: str | None = None
     error: str | None = None
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_paths(src: Path, dst: Path, overwrite: bool) -> None:
@@ -86,7 +78,7 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
             sink.abort()
             raise
     return FileResult(str(src), str(dst), "done", frames=total, seconds=round(time.perf_counter() - start, 3),
-                      sha256=sha256_of(dst))
+                      sha256=sha256_file(dst))
 
 
 def restore_transform(engine) -> Transform:

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from vsrtn.errors import PresetError
+
+if TYPE_CHECKING:
+    from vsrtn.engine import EngineSettings
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 

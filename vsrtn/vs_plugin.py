@@ -23,7 +23,7 @@ import vapoursynth as vs
 from vsrtn import __version__
 from vsrtn.color import luma_to_unit, unit_to_luma
 from vsrtn.errors import ArgumentError, VsrtnError
-from vsrtn.windows import Window, WindowPlan
+from vsrtn.windows import Window
 
 # Luma weights (Kr, Kb) by the `_Matrix` frame-prop value; RGB clips without it use BT.709.
 _MATRIX_KR_KB = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 9: (0.2627, 0.0593),

@@ -16,12 +16,15 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from vsrtn.errors import WeightsError
 from vsrtn.models.config import PUBLISHED, RTNConfig
+
+if TYPE_CHECKING:  # torch modules are imported where they are built
+    from vsrtn.models.rtn import RTN
 
 REPO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = "manifest.json"

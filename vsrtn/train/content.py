@@ -8,13 +8,9 @@ are never read here.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Iterator
-
 import cv2
 import numpy as np
 
