@@ -22,6 +22,13 @@ class RTNConfig:
     flow: str = "raft"  # "raft" (published; weights in the checkpoint) or "dis" (OpenCV, no weights)
     raft_iters: int = 24
     dis_preset: str = "medium"  # "ultrafast" | "fast" | "medium"
+    # "tanh": tanh(head + input) as published; "linear": head + input, clamped to [-1, 1] outside
+    # training. The linear residual starts as the identity (zero-initialised head), so a model
+    # trained briefly never makes a frame worse through tanh's compression of bright/dark values.
+    output: str = "tanh"
+    in_channels: int = 3  # per-frame input channels (restoration: gray replicated to 3)
+    out_channels: int = 3  # predicted channels; the residual adds the first out_channels inputs
+    guide_channel: int = 0  # the input channel holding luma: flows and the gate's residual use it
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
@@ -41,6 +48,12 @@ class RTNConfig:
             raise ArgumentError(where, "num_heads", f"divisors of embed_dim={self.embed_dim}", self.num_heads)
         if self.window_size < 2 or self.window_size % 2:
             raise ArgumentError(where, "window_size", "an even integer >= 2", self.window_size)
+        if self.output not in ("tanh", "linear"):
+            raise ArgumentError(where, "output", "'tanh' or 'linear'", self.output)
+        if not 1 <= self.out_channels <= self.in_channels:
+            raise ArgumentError(where, "out_channels", f"1..in_channels={self.in_channels}", self.out_channels)
+        if not 0 <= self.guide_channel < self.in_channels:
+            raise ArgumentError(where, "guide_channel", f"0..{self.in_channels - 1}", self.guide_channel)
         if self.raft_iters < 1:
             raise ArgumentError(where, "raft_iters", "an integer >= 1", self.raft_iters)
 
@@ -66,6 +79,9 @@ class RTNConfig:
 PUBLISHED = RTNConfig()
 # What vsrtn trains and ships by default: a quarter of the published trunk's compute, DIS flow
 # (no flow weights exist offline, and DIS costs ~20 ms a pair on a CPU against RAFT's ~3 s).
-COMPACT = RTNConfig(embed_dim=32, depths=(2, 2), num_heads=(2, 2), flow="dis")
+COMPACT = RTNConfig(embed_dim=32, depths=(2, 2), num_heads=(2, 2), flow="dis", output="linear")
+# Colourisation (vsrtn.models.colorize): input (hint a, hint b, L, hint confidence), output ab.
+COLOR_COMPACT = RTNConfig(embed_dim=32, depths=(2, 2), num_heads=(2, 2), flow="dis", output="linear",
+                          in_channels=4, out_channels=2, guide_channel=2)
 
-NAMED_CONFIGS = {"published": PUBLISHED, "compact": COMPACT}
+NAMED_CONFIGS = {"published": PUBLISHED, "compact": COMPACT, "color-compact": COLOR_COMPACT}

@@ -21,9 +21,9 @@ class GatedAggregation(nn.Module):
     soft mask M: M*warped + (1-M)*E. M is low where the warped state disagrees with the frame
     (damage, occlusion), so defects of a neighbour are not carried forward."""
 
-    def __init__(self, num_feat: int) -> None:
+    def __init__(self, num_feat: int, in_channels: int = 3) -> None:
         super().__init__()
-        self.embed = nn.Conv2d(3, num_feat, 3, padding=1)
+        self.embed = nn.Conv2d(in_channels, num_feat, 3, padding=1)
         self.mask1 = nn.Conv2d(2 * num_feat + 1, num_feat // 2, 3, padding=1)
         self.mask2 = nn.Conv2d(num_feat // 2, 1, 3, padding=1)
 
@@ -43,13 +43,13 @@ class GatedAggregation(nn.Module):
 class FusionHead(nn.Module):
     """Decode the two directions' states into a residual image."""
 
-    def __init__(self, num_feat: int) -> None:
+    def __init__(self, num_feat: int, out_channels: int = 3) -> None:
         super().__init__()
         self.fuse = nn.Conv2d(2 * num_feat, num_feat, 3, padding=1)
         self.conv1 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
         self.conv2 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
         self.conv3 = nn.Conv2d(num_feat, num_feat, 3, padding=1)
-        self.out = nn.Conv2d(num_feat, 3, 3, padding=1)
+        self.out = nn.Conv2d(num_feat, out_channels, 3, padding=1)
 
     def forward(self, backward: torch.Tensor, forward: torch.Tensor) -> torch.Tensor:
         x = F.leaky_relu(self.fuse(torch.cat([backward, forward], 1)), 0.1)
@@ -66,18 +66,22 @@ class RTN(nn.Module):
         self.config = config
         c = config
         self.flow = build_flow(c)
-        self.backward_gate = GatedAggregation(c.num_feat)
-        self.forward_gate = GatedAggregation(c.num_feat)
+        self.backward_gate = GatedAggregation(c.num_feat, c.in_channels)
+        self.forward_gate = GatedAggregation(c.num_feat, c.in_channels)
         trunk = (c.num_feat, c.embed_dim, c.depths, c.num_heads, c.window_size, c.mlp_ratio)
         self.backward_trunk = SpatialTrunk(*trunk)
         self.forward_trunk = SpatialTrunk(*trunk)
-        self.head = FusionHead(c.num_feat)
+        self.head = FusionHead(c.num_feat, c.out_channels)
+        if c.output == "linear":  # start as the identity: output = input until trained
+            nn.init.zeros_(self.head.out.weight)
+            nn.init.zeros_(self.head.out.bias)
 
     @torch.no_grad()
     def compute_flow(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Flows of the published network for x (N,T,3,H,W) in [-1, 1]:
         forward_flow[:, i] aligns frame i with frame i+1, backward_flow[:, i] frame i+1 with frame i."""
-        frames = (x.float() + 1) / 2
+        g = self.config.guide_channel
+        frames = ((x[:, :, g:g + 1].float() + 1) / 2).expand(-1, -1, 3, -1, -1)
         forward_flow = self._flow_pairs(frames[:, 1:], frames[:, :-1])
         backward_flow = self._flow_pairs(frames[:, :-1], frames[:, 1:])
         return forward_flow, backward_flow
@@ -85,7 +89,7 @@ class RTN(nn.Module):
     def forward(self, x: torch.Tensor, cuts: torch.Tensor | None = None,
                 flows: tuple[torch.Tensor, torch.Tensor] | None = None,
                 out_range: tuple[int, int] | None = None, masks: list | None = None) -> torch.Tensor:
-        """Restore x (N,T,3,H,W) in [-1, 1].
+        """Restore x (N,T,in_channels,H,W) in [-1, 1] -> (N,T',out_channels,H,W).
 
         cuts: (T,) or (N,T) bool, frame t starts a new shot: nothing propagates across it.
         flows: a precomputed `compute_flow(x)` result.
@@ -93,6 +97,8 @@ class RTN(nn.Module):
         the backward pass stops at frame a and the forward pass at frame b-1.
         masks: if a list is given, (direction, frame, soft mask) is appended for every propagated
         frame (used to supervise the masks in training).
+        Flows and the gate's warping residual are computed from input channel
+        `config.guide_channel` (the luma).
         """
         n, t, c, h, w = x.shape
         a, b = out_range if out_range is not None else (0, t)
@@ -100,8 +106,10 @@ class RTN(nn.Module):
             raise ValueError(f"RTN.forward: out_range must satisfy 0 <= a < b <= {t}, got {out_range}")
         ph, pw = padded_size(h, self.config.size_multiple), padded_size(w, self.config.size_multiple)
         x = pad_to(x, ph, pw)
+        g = self.config.guide_channel
+        guide = x[:, :, g:g + 1]
         if flows is None:
-            frames = (x.float() + 1) / 2
+            frames = ((guide.float() + 1) / 2).expand(-1, -1, 3, -1, -1)
             # Only the pairs this range needs: forward pairs 0..b-2, backward pairs a..t-2.
             fwd = self._flow_pairs(frames[:, 1:b], frames[:, :b - 1])
             bwd = self._flow_pairs(frames[:, a:t - 1], frames[:, a + 1:t])
@@ -122,7 +130,7 @@ class RTN(nn.Module):
             if state is None:
                 agg, _ = gate(cur, None, None)
             else:
-                residual = (flow_warp(x[:, j], flow)[:, :1] - cur[:, :1]).abs()
+                residual = (flow_warp(guide[:, j], flow) - guide[:, i]).abs()
                 # A cut is flagged on the later frame of the pair, whichever direction we run.
                 agg, mask = gate(cur, flow_warp(state, flow), residual, None if keep is None else keep[:, max(i, j)])
                 if masks is not None:
@@ -145,7 +153,12 @@ class RTN(nn.Module):
             flow = None if state is None else fwd[:, i - 1]
             state = step(self.forward_gate, self.forward_trunk, i, i - 1, state, flow, "forward")
             if i >= a:
-                out.append(torch.tanh(self.head(states.pop(i), state) + x[:, i]))
+                y = self.head(states.pop(i), state) + x[:, i, :self.config.out_channels]
+                if self.config.output == "tanh":
+                    y = torch.tanh(y)
+                elif not self.training:
+                    y = y.clamp(-1, 1)
+                out.append(y)
         return torch.stack(out, dim=1)[..., :h, :w]
 
     @torch.no_grad()

@@ -145,9 +145,10 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             return
         ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
-        if ckpt["train_config"] != asdict(self.cfg):
+        same_model = RTNConfig.from_dict(ckpt.get("model_config", {})) == self.model.config
+        if ckpt["train_config"] != asdict(self.cfg) or not same_model:
             raise ValueError(f"train: {self.checkpoint_path} was made with other settings "
-                             f"({ckpt['train_config']}); use another --run directory")
+                             f"({ckpt['train_config']}, model {ckpt.get('model_config')}); use another --run directory")
         self.model.load_state_dict(ckpt["model"])
         self.opt.load_state_dict(ckpt["opt"])
         if self.disc is not None and "disc" in ckpt:
