@@ -15,6 +15,8 @@ _LAZY = {
     "Engine": ("vsrtn.engine", "Engine"),
     "Restore": ("vsrtn.vs_plugin", "Restore"),
     "restore": ("vsrtn.vs_plugin", "restore"),
+    "Colorize": ("vsrtn.vs_plugin", "Colorize"),
+    "colorize": ("vsrtn.vs_plugin", "colorize"),
     "Degrade": ("vsrtn.vs_plugin", "Degrade"),
     "degrade": ("vsrtn.vs_plugin", "degrade"),
 }

@@ -28,8 +28,8 @@ def _add_encoder_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars (for logs)")
 
 
-def _add_restore_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("restoration")
+def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration") -> None:
+    g = p.add_argument_group(title)
     g.add_argument("--preset", default="medium", help="light, medium, heavy or a YAML file")
     g.add_argument("--weights", default=None, help="weights name or file (default: the preset's)")
     g.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: CUDA when available)")
@@ -52,17 +52,35 @@ def _parse_device(text: str | None) -> tuple[str | None, int]:
     return name, int(index) if index else 0
 
 
-def _make_engine(args):
-    from vsrtn.engine import Engine, resolve_device
+def _engine_parts(args, section: str, func: str):
+    """(model, device, settings) from the command's options over the preset's `section:`."""
+    from vsrtn.engine import resolve_device
     from vsrtn.presets import engine_settings, load_preset
     from vsrtn.weights import load_model
 
-    preset = load_preset(args.preset)["restore"]
+    preset = load_preset(args.preset).get(section, {})
     device, index = _parse_device(args.device)
-    dev = resolve_device(device, index, "vsrtn restore")
+    dev = resolve_device(device, index, func)
     settings = engine_settings(preset, window=args.window, context=args.context,
                                tile=tuple(args.tile) if args.tile else None, precision="fp16" if args.fp16 else "fp32")
-    return Engine(load_model(args.weights or preset["weights"], device=dev), dev, settings)
+    weights = args.weights or preset.get("weights")
+    if not weights:
+        raise VsrtnError(f"{func}: give --weights (the preset's '{section}:' section names none)")
+    return load_model(weights, device=dev), dev, settings
+
+
+def _make_engine(args):
+    from vsrtn.engine import Engine
+
+    return Engine(*_engine_parts(args, "restore", "vsrtn restore"))
+
+
+def parse_reference(text: str) -> tuple[str, int | None]:
+    """'key.png@120' -> ('key.png', 120); 'key.png' -> ('key.png', None) (tied to no frame)."""
+    path, sep, frame = text.rpartition("@")
+    if sep and frame.isdigit() and path:
+        return path, int(frame)
+    return text, None
 
 
 class _Progress:
@@ -86,13 +104,14 @@ class _Progress:
             self.bar.close()
 
 
-def _run_one(src: Path, dst: Path, transform, args, position: int = 0):
+def _run_one(src: Path, dst: Path, transform, args, position: int = 0, colour: bool = False):
     from vsrtn.pipeline import check_paths, transcode
 
     check_paths(src, dst, args.overwrite)
     progress = _Progress(args.quiet, src.name, position)
     try:
-        return transcode(src, dst, transform, _encoder(args), overwrite=args.overwrite, progress=progress)
+        return transcode(src, dst, transform, _encoder(args), overwrite=args.overwrite, progress=progress,
+                         colour=colour)
     finally:
         progress.close()
 
@@ -117,9 +136,30 @@ def _cmd_convert(args) -> int:
 
 
 def _cmd_restore(args) -> int:
-    from vsrtn.pipeline import restore_transform
+    from vsrtn.pipeline import engine_transform
 
-    res = _run_one(Path(args.input), Path(args.output), restore_transform(_make_engine(args)), args)
+    res = _run_one(Path(args.input), Path(args.output), engine_transform(_make_engine(args)), args)
+    print(f"{res.output}: {res.frames} frames in {res.seconds:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _cmd_colorize(args) -> int:
+    from vsrtn.colorize import ColorEngine, Reference, fit_reference
+    from vsrtn.io import VideoSource, read_image
+    from vsrtn.pipeline import check_paths, engine_transform
+
+    src, dst = Path(args.input), Path(args.output)
+    check_paths(src, dst, args.overwrite)
+    with VideoSource(src) as source:
+        info = source.info
+    refs = []
+    for text in args.ref:
+        path, frame = parse_reference(text)
+        if frame is not None and frame >= info.frames:
+            raise VsrtnError(f"--ref {text}: frame {frame} is past the end of {src} ({info.frames} frames)")
+        refs.append(Reference(fit_reference(read_image(path), info.width, info.height), frame))
+    engine = ColorEngine(*_engine_parts(args, "colorize", "vsrtn colorize"), refs)
+    res = _run_one(src, dst, engine_transform(engine), args, colour=True)
     print(f"{res.output}: {res.frames} frames in {res.seconds:.1f} s", file=sys.stderr)
     return 0
 
@@ -160,7 +200,7 @@ def expand_inputs(items: list[str], exclude: Path | None = None) -> list[Path]:
 
 
 def _cmd_batch(args) -> int:
-    from vsrtn.pipeline import FileResult, restore_transform
+    from vsrtn.pipeline import FileResult, engine_transform
     from vsrtn.weights import sha256_file
 
     outdir = Path(args.output_dir)
@@ -170,7 +210,7 @@ def _cmd_batch(args) -> int:
     outdir.mkdir(parents=True, exist_ok=True)
     ext = args.extension if args.extension.startswith(".") else "." + args.extension
     engine = _make_engine(args)
-    transform = restore_transform(engine)
+    transform = engine_transform(engine)
     results: list[FileResult] = []
     outer = None
     if not args.quiet:
@@ -256,6 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_restore_options(p)
     _add_encoder_options(p)
     p.set_defaults(func=_cmd_batch)
+
+    p = sub.add_parser("colorize", help="colour a black-and-white video from colour keyframes")
+    p.add_argument("input")
+    p.add_argument("output", help="output file; the extension picks the container")
+    p.add_argument("--ref", action="append", required=True, metavar="IMAGE[@FRAME]",
+                   help="a colour keyframe; @FRAME ties it to the frame it shows (repeat for more)")
+    _add_restore_options(p, "colourisation")
+    _add_encoder_options(p)
+    p.set_defaults(func=_cmd_colorize)
 
     p = sub.add_parser("degrade", help="age a video with the synthetic old-film model")
     p.add_argument("input")

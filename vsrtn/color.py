@@ -1,7 +1,8 @@
-"""Sample-value conversions between a clip's luma plane and the network's [0, 1] range."""
+"""Sample-value and colour-space conversions: clip planes <-> [0, 1], sRGB <-> Lab, RGB <-> YCbCr."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 def luma_to_unit(plane: np.ndarray, bits: int, is_float: bool, limited: bool) -> np.ndarray:
@@ -29,3 +30,111 @@ def unit_to_luma(y: np.ndarray, bits: int, is_float: bool, limited: bool, dtype:
     else:
         code = y * float((1 << bits) - 1)
     return np.clip(np.rint(code), 0, (1 << bits) - 1).astype(dtype)
+
+
+# ---------------------------------------------------------------- CIE Lab (sRGB primaries, D65)
+# Same constants as OpenCV's float RGB<->Lab, so results can be checked against cv2.cvtColor.
+_RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
+                            [0.212671, 0.715160, 0.072169],
+                            [0.019334, 0.119193, 0.950227]])
+_WHITE = torch.tensor([0.950456, 1.0, 1.088754])
+AB_SCALE = 110.0  # |a|, |b| of sRGB colours stay below this: the network's ab unit
+
+
+def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
+    return torch.where(c <= 0.04045, c / 12.92, ((c.clamp(min=0) + 0.055) / 1.055) ** 2.4)
+
+
+def _linear_to_srgb(c: torch.Tensor) -> torch.Tensor:
+    c = c.clamp(0, 1)
+    return torch.where(c <= 0.0031308, c * 12.92, 1.055 * c.clamp(min=1e-12) ** (1 / 2.4) - 0.055)
+
+
+def _f(t: torch.Tensor) -> torch.Tensor:
+    return torch.where(t > 0.008856, t.clamp(min=1e-12) ** (1 / 3), 7.787 * t + 16 / 116)
+
+
+def _f_inv(f: torch.Tensor) -> torch.Tensor:
+    return torch.where(f > 0.206893, f ** 3, (f - 16 / 116) / 7.787)
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) sRGB in [0, 1] -> Lab (L in 0..100, a and b about -110..110)."""
+    lin = _srgb_to_linear(rgb.float())
+    xyz = torch.einsum("ij,...jhw->...ihw", _RGB_TO_XYZ.to(lin.device), lin)
+    fx, fy, fz = _f(xyz / _WHITE.to(lin.device).view(3, 1, 1)).unbind(-3)
+    return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """Inverse of `rgb_to_lab`; out-of-gamut colours are clipped to [0, 1]."""
+    L, a, b = lab.float().unbind(-3)
+    fy = (L + 16) / 116
+    xyz = torch.stack([_f_inv(fy + a / 500), _f_inv(fy), _f_inv(fy - b / 200)], dim=-3)
+    xyz = xyz * _WHITE.to(lab.device).view(3, 1, 1)
+    lin = torch.einsum("ij,...jhw->...ihw", torch.linalg.inv(_RGB_TO_XYZ).to(lab.device), xyz)
+    return _linear_to_srgb(lin)
+
+
+def gray_to_lightness(y: torch.Tensor) -> torch.Tensor:
+    """Gray (R'=G'=B'=y) in [0, 1] -> its Lab lightness L (0..100), any shape."""
+    return 116 * _f(_srgb_to_linear(y.float())) - 16
+
+
+# ---------------------------------------------------------------- Y'CbCr <-> R'G'B'
+# (Kr, Kb) by matrix code (the `_Matrix` frame prop): BT.709, BT.470BG, SMPTE 170M, BT.2020 NCL/CL.
+LUMA_COEFFS = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 9: (0.2627, 0.0593),
+               10: (0.2627, 0.0593)}
+DEFAULT_MATRIX = 1  # BT.709 when a clip does not say
+
+
+def luma_coefficients(matrix: int) -> tuple[float, float]:
+    """(Kr, Kb) of a VapourSynth/ITU matrix code; unknown or unspecified codes use BT.709."""
+    return LUMA_COEFFS.get(matrix, LUMA_COEFFS[DEFAULT_MATRIX])
+
+
+def rgb_to_ycbcr(rgb: np.ndarray, matrix: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(H, W, 3) R'G'B' in [0, 1] -> Y in [0, 1], Cb and Cr in [-0.5, 0.5]."""
+    kr, kb = luma_coefficients(matrix)
+    r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
+    y = kr * r + (1 - kr - kb) * g + kb * b
+    return y, (b - y) / (2 * (1 - kb)), (r - y) / (2 * (1 - kr))
+
+
+def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, matrix: int) -> np.ndarray:
+    """Inverse of `rgb_to_ycbcr` -> (H, W, 3), clipped to [0, 1]."""
+    kr, kb = luma_coefficients(matrix)
+    r = y + 2 * (1 - kr) * cr
+    b = y + 2 * (1 - kb) * cb
+    g = (y - kr * r - kb * b) / (1 - kr - kb)
+    return np.clip(np.stack([r, g, b], -1), 0, 1).astype(np.float32)
+
+
+def chroma_to_unit(plane: np.ndarray, bits: int, is_float: bool, limited: bool) -> np.ndarray:
+    """Cb/Cr plane of any sample type -> float32 in [-0.5, 0.5]."""
+    x = np.asarray(plane, dtype=np.float32)
+    if is_float:
+        return x
+    if limited:
+        scale = float(1 << (bits - 8))
+        return (x - 128.0 * scale) / (224.0 * scale)
+    return (x - float(1 << (bits - 1))) / float((1 << bits) - 1)
+
+
+def unit_to_chroma(c: np.ndarray, bits: int, is_float: bool, limited: bool, dtype: np.dtype) -> np.ndarray:
+    """Inverse of `chroma_to_unit`, rounded and clipped to the format's code range."""
+    if is_float:
+        return np.asarray(c, dtype=dtype)
+    if limited:
+        scale = float(1 << (bits - 8))
+        code = c * (224.0 * scale) + 128.0 * scale
+    else:
+        code = c * float((1 << bits) - 1) + float(1 << (bits - 1))
+    return np.clip(np.rint(code), 0, (1 << bits) - 1).astype(dtype)
+
+
+def luma_ab_to_rgb(y: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """Gray luma (H, W) in [0, 1] with colour ab (2, H, W) -> R'G'B' (H, W, 3) in [0, 1]."""
+    light = gray_to_lightness(torch.from_numpy(np.asarray(y, np.float32)))
+    lab = torch.cat([light[None], torch.from_numpy(np.asarray(ab, np.float32))], 0)
+    return lab_to_rgb(lab).permute(1, 2, 0).numpy()

@@ -85,8 +85,8 @@ class EngineSettings:
 
 
 class Engine:
-    """Runs `model` window by window. `restore_window` is the unit the plugin schedules;
-    `restore_clip` streams a whole clip with memory bounded by one window."""
+    """Runs `model` window by window. `run_window` is the unit the plugin schedules;
+    `run_clip` streams a whole clip with memory bounded by one window."""
 
     def __init__(self, model: RTN, device: torch.device | str = "cpu", settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
@@ -126,50 +126,54 @@ class Engine:
 
     # -------------------------------------------------------------- running
     @torch.inference_mode()
-    def restore_window(self, frames: Sequence[np.ndarray], window: Window,
+    def run_window(self, frames: Sequence[np.ndarray], window: Window,
                        cuts: Sequence[bool] | None = None) -> list[np.ndarray]:
         """Restore the core frames of `window` from its source frames (in `window.frames` order).
         `cuts[p]`: a new shot starts at position p (nothing propagates from p-1 to p)."""
         if len(frames) != len(window.frames):
-            raise ValueError(f"restore_window: {len(window.frames)} frames expected, got {len(frames)}")
-        cut_t = None if cuts is None or not any(cuts) else torch.tensor(list(cuts), dtype=torch.bool)
+            raise ValueError(f"run_window: {len(window.frames)} frames expected, got {len(frames)}")
         clip = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames]))  # T,H,W
-        t, h, w = clip.shape
-        a, b = window.offset, window.offset + (window.stop - window.start)
+        x = clip.mul(2).sub(1).unsqueeze(1).expand(-1, 3, -1, -1)
+        out = self.infer(x, window, cuts)[:, 0]
+        return list(np.clip((out + 1) / 2, 0, 1))
+
+    def infer(self, x: torch.Tensor, window: Window, cuts: Sequence[bool] | None = None) -> np.ndarray:
+        """Run the model on the model-ready input x (T, in_channels, H, W) of `window`'s source
+        frames -> its core frames' output (T', out_channels, H, W) in [-1, 1], tiled if needed."""
+        cut_t = None if cuts is None or not any(cuts) else torch.tensor(list(cuts), dtype=torch.bool)
+        h, w = x.shape[-2:]
+        out_range = (window.offset, window.offset + (window.stop - window.start))
         tile = self.tiles_for(h, w)
         if tile is None or (tile[0] >= w and tile[1] >= h):
-            out = self._run(clip, (a, b), cut_t)
-        else:
-            out = self._run_tiled(clip, (a, b), tile, cut_t)
-        return [out[i] for i in range(out.shape[0])]
+            return self._run(x, out_range, cut_t)
+        return self._run_tiled(x, out_range, tile, cut_t)
 
-    def _run(self, clip: torch.Tensor, out_range: tuple[int, int], cuts: torch.Tensor | None) -> np.ndarray:
-        x = clip.to(self.device).mul(2).sub(1).unsqueeze(1).expand(-1, 3, -1, -1).unsqueeze(0)
+    def _run(self, x: torch.Tensor, out_range: tuple[int, int], cuts: torch.Tensor | None) -> np.ndarray:
         use_amp = self.dtype != torch.float32
         with torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=use_amp):
-            y = self.model(x, cuts=None if cuts is None else cuts.to(self.device), out_range=out_range)
-        y = y[0, :, 0].float().add(1).div(2).clamp(0, 1)
-        return y.cpu().numpy()
+            y = self.model(x.to(self.device).unsqueeze(0), cuts=None if cuts is None else cuts.to(self.device),
+                           out_range=out_range)
+        return y[0].float().cpu().numpy()
 
-    def _run_tiled(self, clip: torch.Tensor, out_range: tuple[int, int], tile: tuple[int, int],
+    def _run_tiled(self, x: torch.Tensor, out_range: tuple[int, int], tile: tuple[int, int],
                    cuts: torch.Tensor | None) -> np.ndarray:
-        t, h, w = clip.shape
+        h, w = x.shape[-2:]
         tw, th = min(tile[0], w), min(tile[1], h)
         ov = self.settings.tile_overlap
-        acc = np.zeros((out_range[1] - out_range[0], h, w), np.float32)
+        acc = np.zeros((out_range[1] - out_range[0], self.model.config.out_channels, h, w), np.float32)
         weight = np.zeros((h, w), np.float32)
         ys, xs = tile_starts(h, th, ov), tile_starts(w, tw, ov)
         for y0 in ys:
             wy = blend_ramp(th, ov, y0 == 0, y0 + th == h)
             for x0 in xs:
                 wx = blend_ramp(tw, ov, x0 == 0, x0 + tw == w)
-                out = self._run(clip[:, y0:y0 + th, x0:x0 + tw], out_range, cuts)
+                out = self._run(x[..., y0:y0 + th, x0:x0 + tw], out_range, cuts)
                 wt = wy[:, None] * wx[None, :]
-                acc[:, y0:y0 + th, x0:x0 + tw] += out * wt
+                acc[..., y0:y0 + th, x0:x0 + tw] += out * wt
                 weight[y0:y0 + th, x0:x0 + tw] += wt
         return acc / weight
 
-    def restore_clip(self, frames: Iterable[np.ndarray], num_frames: int, cuts: Sequence[int] = (),
+    def run_clip(self, frames: Iterable[np.ndarray], num_frames: int, cuts: Sequence[int] = (),
                      progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
         """Restore a clip given as an iterator of frames in order; yields restored frames in order.
         Holds only the frames the current and next windows need."""
@@ -182,9 +186,9 @@ class Engine:
                 try:
                     buffer[read] = next(source)
                 except StopIteration:
-                    raise ValueError(f"restore_clip: the clip ended after {read} frames, {num_frames} were announced")
+                    raise ValueError(f"run_clip: the clip ended after {read} frames, {num_frames} were announced")
                 read += 1
-            outputs = self.restore_window([buffer[i] for i in win.frames], win)
+            outputs = self.run_window([buffer[i] for i in win.frames], win)
             keep_from = min(plan[k + 1].frames) if k + 1 < len(plan) else read
             for i in [i for i in buffer if i < keep_from]:
                 del buffer[i]

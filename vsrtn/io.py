@@ -17,7 +17,8 @@ from typing import Callable, Iterator
 import av
 import numpy as np
 
-from vsrtn.color import luma_to_unit, unit_to_luma
+from vsrtn.color import (DEFAULT_MATRIX, LUMA_COEFFS, luma_ab_to_rgb, luma_to_unit, rgb_to_ycbcr, unit_to_chroma,
+                         unit_to_luma)
 from vsrtn.errors import VsrtnError
 
 
@@ -82,25 +83,72 @@ def luma_of(frame: av.VideoFrame) -> np.ndarray:
     return luma_to_unit(plane_array(frame, 0), bits, False, _is_limited(frame))
 
 
-def with_luma(frame: av.VideoFrame, y: np.ndarray) -> av.VideoFrame:
-    """A new frame like `frame` (format, chroma, timestamps, colour metadata) with luma `y`."""
-    fmt = frame.format
-    out = av.VideoFrame(frame.width, frame.height, fmt.name)
-    dtype = _dtype(fmt)
-    bits = fmt.components[0].bits
-    for i, plane in enumerate(frame.planes):
-        values = unit_to_luma(y, bits, False, _is_limited(frame), dtype) if i == 0 else plane_array(frame, i)
-        dst = out.planes[i]
-        padded = np.zeros((dst.height, dst.line_size // dtype.itemsize), dtype)
+def _new_frame(like: av.VideoFrame, fmt_name: str, planes: list[np.ndarray]) -> av.VideoFrame:
+    """A frame of format `fmt_name` made of `planes`, with `like`'s timestamps and colour metadata."""
+    out = av.VideoFrame(like.width, like.height, fmt_name)
+    for dst, values in zip(out.planes, planes):
+        padded = np.zeros((dst.height, dst.line_size // values.dtype.itemsize), values.dtype)
         padded[:, :dst.width] = values
         dst.update(padded.tobytes())
-    out.pts, out.time_base = frame.pts, frame.time_base
+    out.pts, out.time_base = like.pts, like.time_base
     for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
         try:
-            setattr(out, attr, getattr(frame, attr))
+            setattr(out, attr, getattr(like, attr))
         except (AttributeError, ValueError):
             pass
     return out
+
+
+def with_luma(frame: av.VideoFrame, y: np.ndarray) -> av.VideoFrame:
+    """A new frame like `frame` (format, chroma, timestamps, colour metadata) with luma `y`."""
+    fmt = frame.format
+    luma = unit_to_luma(y, fmt.components[0].bits, False, _is_limited(frame), _dtype(fmt))
+    return _new_frame(frame, fmt.name, [luma, *[plane_array(frame, i) for i in range(1, len(frame.planes))]])
+
+
+def colour_format(pix_fmt: str) -> str:
+    """The working format of a colourised frame: YUV stays; gray becomes 4:4:4 at its depth."""
+    if pix_fmt.startswith("yuv"):
+        return pix_fmt
+    bits = av.VideoFormat(pix_fmt).components[0].bits
+    return "yuv444p" if bits == 8 else f"yuv444p{bits}le"
+
+
+def with_colour(frame: av.VideoFrame, ab: np.ndarray) -> av.VideoFrame:
+    """A frame with `frame`'s luma plane untouched, bit for bit, and chroma from the Lab colour
+    `ab` (2, H, W), in the frame's matrix (BT.709 when unspecified); gray frames become 4:4:4."""
+    import cv2
+
+    fmt = frame.format
+    bits, dtype, limited = fmt.components[0].bits, _dtype(fmt), _is_limited(frame)
+    rgb = luma_ab_to_rgb(luma_of(frame), ab)
+    matrix = int(frame.colorspace) if int(frame.colorspace) in LUMA_COEFFS else DEFAULT_MATRIX
+    _, cb, cr = rgb_to_ycbcr(rgb, matrix)
+    name = colour_format(fmt.name)
+    probe = av.VideoFormat(name, frame.width, frame.height)
+    planes = [plane_array(frame, 0)]
+    for comp, c in zip(probe.components[1:], (cb, cr)):
+        if (comp.width, comp.height) != (frame.width, frame.height):
+            c = cv2.resize(c, (comp.width, comp.height), interpolation=cv2.INTER_AREA)
+        planes.append(unit_to_chroma(c, bits, False, limited, dtype))
+    out = _new_frame(frame, name, planes)
+    if matrix != int(frame.colorspace):
+        out.colorspace = matrix
+    return out
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """A colour image file (8/16-bit PNG, JPEG, TIFF, ...) as R'G'B' (H, W, 3) float32 in [0, 1]."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise MediaError(f"{path}: cannot read as an image")
+    if img.ndim == 2 or img.shape[2] == 1:
+        raise MediaError(f"{path}: is a gray image; a colour reference is needed")
+    scale = 65535.0 if img.dtype == np.uint16 else 255.0 if img.dtype == np.uint8 else 1.0
+    rgb = cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2RGB).astype(np.float32) / scale
+    return np.clip(rgb, 0, 1)
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """File in, file out: decode, transform the luma frame by frame or window by window, encode.
 
-Shared by `vsrtn restore`, `vsrtn degrade` and `vsrtn batch`. Never overwrites its input,
+Shared by `vsrtn restore`, `vsrtn colorize`, `vsrtn degrade` and `vsrtn batch`. Never overwrites its input,
 writes through a temporary name, and removes it on any failure or interrupt.
 """
 from __future__ import annotations
@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from vsrtn.io import EncoderSettings, MediaError, VideoSink, VideoSource, luma_of, with_luma
+from vsrtn.io import (EncoderSettings, MediaError, VideoSink, VideoSource, choose_pix_fmt, colour_format, luma_of,
+                      with_colour, with_luma)
 from vsrtn.weights import sha256_file
 
 # A transform takes the clip's luma frames (an iterator) and its length, and yields the new
@@ -45,9 +46,12 @@ def check_paths(src: Path, dst: Path, overwrite: bool) -> None:
 
 
 def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transform, encoder: EncoderSettings,
-              overwrite: bool = False, progress: Callable[[int, int], None] | None = None) -> FileResult:
+              overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
+              colour: bool = False) -> FileResult:
     """Run `transform` over the luma of `src` and write `dst`; other planes, timestamps, colour
-    metadata, audio and subtitle streams are carried over."""
+    metadata, audio and subtitle streams are carried over. `colour`: the transform yields Lab ab
+    planes instead; the luma is kept bit for bit and chroma is made from them (gray sources
+    become 4:4:4)."""
     src, dst = Path(src), Path(dst)
     check_paths(src, dst, overwrite)
     start = time.perf_counter()
@@ -55,6 +59,11 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
         total = source.info.frames
         if total < 1:
             raise MediaError(f"{src}: the video stream has no frames")
+        compose = with_luma
+        if colour:
+            compose = with_colour
+            if encoder.pix_fmt is None:
+                encoder = replace(encoder, pix_fmt=choose_pix_fmt(encoder.encoder, colour_format(source.info.pix_fmt)))
         sink = VideoSink(dst, source, encoder)
         try:
             pending: deque = deque()
@@ -66,7 +75,7 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
 
             feed = lumas()
             for y in transform(feed, total):
-                sink.write(with_luma(pending.popleft(), y))
+                sink.write(compose(pending.popleft(), y))
                 if progress is not None:
                     progress(sink.frames, total)
             if next(feed, None) is not None or pending:
@@ -81,9 +90,9 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
                       sha256=sha256_file(dst))
 
 
-def restore_transform(engine) -> Transform:
-    """Restoration by the engine, window by window."""
-    return lambda frames, total: engine.restore_clip(frames, total)
+def engine_transform(engine) -> Transform:
+    """An engine's windowed run: restored luma (Engine) or Lab ab planes (ColorEngine)."""
+    return lambda frames, total: engine.run_clip(frames, total)
 
 
 def degrade_transform(degrader) -> Transform:

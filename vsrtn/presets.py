@@ -18,14 +18,15 @@ if TYPE_CHECKING:
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
-# key -> (type, check, allowed-range text)
-_RESTORE_SCHEMA: dict[str, tuple[type, Any, str]] = {
+# `restore:` / `colorize:` key -> (type, check, allowed-range text)
+_ENGINE_SCHEMA: dict[str, tuple[type, Any, str]] = {
     "weights": (str, lambda v: bool(v), "a weights name or file path"),
     "window": (int, lambda v: 1 <= v <= 256, "an integer in 1..256"),
     "context": (int, lambda v: 0 <= v <= 64, "an integer in 0..64"),
     "tile_overlap": (int, lambda v: 0 <= v <= 512, "an integer in 0..512"),
 }
-_TOP_KEYS = {"description": str, "base": str, "restore": dict, "degradation": dict}
+_TOP_KEYS = {"description": str, "base": str, "restore": dict, "colorize": dict, "degradation": dict}
+_ENGINE_SECTIONS = ("restore", "colorize")  # sections with the engine schema above
 
 
 def available() -> list[str]:
@@ -57,12 +58,13 @@ def validate(data: dict[str, Any], label: str, partial: bool = False) -> None:
         from vsrtn.degrade import validate_spec
 
         validate_spec(data["degradation"], f"preset {label}: degradation")
-    for key, value in data.get("restore", {}).items():
-        if key not in _RESTORE_SCHEMA:
-            raise PresetError(f"preset {label}: unknown key 'restore.{key}' (known: {sorted(_RESTORE_SCHEMA)})")
-        typ, ok, allowed = _RESTORE_SCHEMA[key]
-        if not isinstance(value, typ) or isinstance(value, bool) or not ok(value):
-            raise PresetError(f"preset {label}: 'restore.{key}' must be {allowed}, got {value!r}")
+    for section in _ENGINE_SECTIONS:
+        for key, value in data.get(section, {}).items():
+            if key not in _ENGINE_SCHEMA:
+                raise PresetError(f"preset {label}: unknown key '{section}.{key}' (known: {sorted(_ENGINE_SCHEMA)})")
+            typ, ok, allowed = _ENGINE_SCHEMA[key]
+            if not isinstance(value, typ) or isinstance(value, bool) or not ok(value):
+                raise PresetError(f"preset {label}: '{section}.{key}' must be {allowed}, got {value!r}")
 
 
 def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
@@ -84,8 +86,9 @@ def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
     if os.sep in base_name or base_name not in available():
         raise PresetError(f"preset {path}: 'base' must be one of {available()}, got {base_name!r}")
     base = load_preset(base_name)
-    merged = {**base, **{k: v for k, v in user.items() if k not in ("restore", "degradation")}}
-    merged["restore"] = {**base.get("restore", {}), **user.get("restore", {})}
+    merged = {**base, **{k: v for k, v in user.items() if k not in (*_ENGINE_SECTIONS, "degradation")}}
+    for section in _ENGINE_SECTIONS:
+        merged[section] = {**base.get(section, {}), **user.get(section, {})}
     # Degradation merges per component: a user may change one range of one component.
     degradation = {name: dict(cfg) for name, cfg in base.get("degradation", {}).items()}
     for name, cfg in (user.get("degradation") or {}).items():
@@ -98,7 +101,7 @@ def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
 def engine_settings(restore: dict[str, Any], *, window: int | None = None, context: int | None = None,
                     tile: tuple[int, int] | None = None, tile_overlap: int | None = None,
                     precision: str = "fp32") -> "EngineSettings":
-    """Engine settings from a preset's `restore:` section; explicit values take precedence."""
+    """Engine settings from a preset's `restore:` (or `colorize:`) section; explicit values take precedence."""
     from vsrtn.engine import EngineSettings
 
     defaults = EngineSettings()

@@ -21,14 +21,10 @@ import numpy as np
 import vapoursynth as vs
 
 from vsrtn import __version__
-from vsrtn.color import luma_to_unit, unit_to_luma
+from vsrtn.color import (DEFAULT_MATRIX, chroma_to_unit, luma_ab_to_rgb, luma_coefficients, luma_to_unit,
+                         rgb_to_ycbcr, unit_to_chroma, unit_to_luma, ycbcr_to_rgb)
 from vsrtn.errors import ArgumentError, VsrtnError
 from vsrtn.windows import Window
-
-# Luma weights (Kr, Kb) by the `_Matrix` frame-prop value; RGB clips without it use BT.709.
-_MATRIX_KR_KB = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 9: (0.2627, 0.0593),
-                 10: (0.2627, 0.0593)}
-_DEFAULT_MATRIX = 1
 
 
 class WindowCache:
@@ -68,13 +64,23 @@ class WindowCache:
             busy.release()
 
 
+# The range frame prop: `_Range` (RANGE_LIMITED = 0, RANGE_FULL = 1) since VapourSynth replaced
+# `_ColorRange` (0 = full, 1 = limited). Reading the old name on a new core returns the new
+# value unconverted, so the key and its values come from the running core's own enum.
+RANGE_PROP = "_Range" if int(vs.RANGE_LIMITED) == 0 else "_ColorRange"
+
+
 def _frame_range_limited(frame: vs.VideoFrame, fmt: vs.VideoFormat) -> bool:
-    """Limited (TV) range? `_ColorRange` 1 = limited, 0 = full; absent: limited for integer YUV/GRAY,
-    full for RGB and float."""
-    value = frame.props.get("_ColorRange")
+    """Limited (TV) range? From the range prop; absent: limited for integer YUV/GRAY, full for
+    RGB and float."""
+    value = frame.props.get(RANGE_PROP)
     if value is not None:
-        return int(value) == 1
+        return int(value) == int(vs.RANGE_LIMITED)
     return fmt.sample_type == vs.INTEGER and fmt.color_family != vs.RGB
+
+
+def _set_range(frame: vs.VideoFrame, limited: bool) -> None:
+    frame.props[RANGE_PROP] = vs.RANGE_LIMITED if limited else vs.RANGE_FULL
 
 
 def _luma(frame: vs.VideoFrame, fmt: vs.VideoFormat) -> np.ndarray:
@@ -83,7 +89,7 @@ def _luma(frame: vs.VideoFrame, fmt: vs.VideoFormat) -> np.ndarray:
     if fmt.color_family != vs.RGB:
         return luma_to_unit(np.asarray(frame[0]), fmt.bits_per_sample, is_float, _frame_range_limited(frame, fmt))
     r, g, b = (luma_to_unit(np.asarray(frame[p]), fmt.bits_per_sample, is_float, False) for p in range(3))
-    kr, kb = _MATRIX_KR_KB.get(int(frame.props.get("_Matrix", _DEFAULT_MATRIX)), _MATRIX_KR_KB[_DEFAULT_MATRIX])
+    kr, kb = luma_coefficients(int(frame.props.get("_Matrix", DEFAULT_MATRIX)))
     return kr * r + (1 - kr - kb) * g + kb * b
 
 
@@ -165,6 +171,39 @@ def _parse_tile(tile: Any, func: str) -> tuple[int, int] | None:
     return int(tile[0]), int(tile[1])
 
 
+def _load_engine_parts(func: str, section: str, preset: Any, weights: str | None, device: str | None,
+                       device_index: int, fp16: bool | None, window: int | None, context: int | None, tile: Any,
+                       tile_overlap: int | None, num_streams: int, scene_change: bool, sc_threshold: Any) -> tuple:
+    """Validate the options Restore and Colorize share -> (model, torch device, EngineSettings, weights name).
+    `section`: the preset section ("restore" or "colorize") that gives the defaults."""
+    from vsrtn.engine import resolve_device
+    from vsrtn.presets import engine_settings, load_preset
+    from vsrtn.weights import load_model
+
+    for name, value, lo, hi in (("device_index", device_index, 0, 64), ("num_streams", num_streams, 1, 16)):
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise ArgumentError(func, name, f"an integer in {lo}..{hi}", value)
+    if not isinstance(scene_change, bool):
+        raise ArgumentError(func, "scene_change", "True or False", scene_change)
+    if fp16 is not None and not isinstance(fp16, bool):
+        raise ArgumentError(func, "fp16", "None, True or False", fp16)
+    if sc_threshold is not None and (isinstance(sc_threshold, bool) or not isinstance(sc_threshold, (int, float))
+                                     or not 0 < sc_threshold <= 1):
+        raise ArgumentError(func, "sc_threshold", "None or a number in (0, 1]", sc_threshold)
+    if not isinstance(preset, str) and not hasattr(preset, "__fspath__"):
+        raise ArgumentError(func, "preset", "a preset name or a path to a YAML file", preset)
+    from_preset = load_preset(preset).get(section, {})
+    torch_device = resolve_device(device, device_index, func)
+    if fp16 and torch_device.type != "cuda":
+        raise ArgumentError(func, "fp16", "False or None on the CPU (half precision needs CUDA)", fp16)
+    settings = engine_settings(from_preset, window=window, context=context, tile=_parse_tile(tile, func),
+                               tile_overlap=tile_overlap, precision="fp16" if fp16 else "fp32")
+    weights_name = weights if weights is not None else from_preset.get("weights")
+    if not weights_name:
+        raise ArgumentError(func, "weights", f"a weights name or file (the preset's '{section}:' names none)", weights)
+    return load_model(weights_name, device=torch_device), torch_device, settings, weights_name
+
+
 @_vs_errors("vsrtn.Restore")
 def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None = None, device: str | None = None,
             device_index: int = 0, fp16: bool | None = None, window: int | None = None, context: int | None = None,
@@ -192,75 +231,220 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
     sc_threshold: also detect cuts in-house where the mean absolute luma difference of two
         neighbouring frames exceeds this value (0 < sc_threshold <= 1, e.g. 0.12). None: off.
     """
+    from vsrtn.engine import Engine
+
     func = "vsrtn.Restore"
-    from vsrtn.engine import Engine, resolve_device
-    from vsrtn.presets import engine_settings, load_preset
-    from vsrtn.weights import load_model
-
     fmt = _check_clip(clip, func)
-    for name, value, lo, hi in (("device_index", device_index, 0, 64), ("num_streams", num_streams, 1, 16)):
-        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-            raise ArgumentError(func, name, f"an integer in {lo}..{hi}", value)
-    if not isinstance(scene_change, bool):
-        raise ArgumentError(func, "scene_change", "True or False", scene_change)
-    if fp16 is not None and not isinstance(fp16, bool):
-        raise ArgumentError(func, "fp16", "None, True or False", fp16)
-    if sc_threshold is not None and (isinstance(sc_threshold, bool) or not isinstance(sc_threshold, (int, float))
-                                     or not 0 < sc_threshold <= 1):
-        raise ArgumentError(func, "sc_threshold", "None or a number in (0, 1]", sc_threshold)
-    if not isinstance(preset, str) and not hasattr(preset, "__fspath__"):
-        raise ArgumentError(func, "preset", "a preset name or a path to a YAML file", preset)
-
-    settings_from_preset = load_preset(preset)["restore"]
-    torch_device = resolve_device(device, device_index, func)
-    if fp16 and torch_device.type != "cuda":
-        raise ArgumentError(func, "fp16", "False or None on the CPU (half precision needs CUDA)", fp16)
-    settings = engine_settings(settings_from_preset, window=window, context=context, tile=_parse_tile(tile, func),
-                               tile_overlap=tile_overlap, precision="fp16" if fp16 else "fp32")
-    weights_name = weights if weights is not None else settings_from_preset.get("weights")
-    if not weights_name:
-        raise ArgumentError(func, "weights", "a weights name or file (the preset names none)", weights)
-    model = load_model(weights_name, device=torch_device)
-    engine = Engine(model, torch_device, settings)
-    plan = engine.plan(clip.num_frames)
-    cache = WindowCache(capacity=2 * num_streams + 2)
-    slots = threading.BoundedSemaphore(num_streams)
-    streams = _stream_pool(torch_device, num_streams)
+    model, device_, settings, weights_name = _load_engine_parts(
+        func, "restore", preset, weights, device, device_index, fp16, window, context, tile, tile_overlap,
+        num_streams, scene_change, sc_threshold)
+    engine = Engine(model, device_, settings)
     threshold = None if sc_threshold is None else float(sc_threshold)
     props = {"vsrtn_version": __version__, "vsrtn_weights": str(weights_name),
              "vsrtn_preset": str(preset), "vsrtn_window": settings.window, "vsrtn_context": settings.context}
 
     def infer(win: Window, frames: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
         lumas = [_luma(f, fmt) for f in frames]
-        cuts = _cut_flags(frames, win.frames, lumas, scene_change, threshold)
+        return engine.run_window(lumas, win, _cut_flags(frames, win.frames, lumas, scene_change, threshold))
+
+    def write(template: vs.VideoFrame, src: vs.VideoFrame, y: np.ndarray, win: Window) -> vs.VideoFrame:
+        out = _write_luma(src, fmt, y)
+        out.props.update({**props, "vsrtn_window_start": win.start})
+        return out
+
+    return _windowed(clip, clip, engine, infer, write, num_streams)
+
+
+def _windowed(clip: vs.VideoNode, template: vs.VideoNode, engine: Any,
+              infer: Callable[[Window, Sequence[vs.VideoFrame]], list[np.ndarray]],
+              write: Callable[[vs.VideoFrame, vs.VideoFrame, np.ndarray, Window], vs.VideoFrame],
+              num_streams: int) -> vs.VideoNode:
+    """A clip like `template` whose frame n is `write(template[n], clip[n], result, window)`, where
+    `result` is the engine's output for n from `infer(window, source frames of the window)`.
+    Each window is inferred once; at most `num_streams` at a time (a CUDA stream each)."""
+    plan = engine.plan(clip.num_frames)
+    cache = WindowCache(capacity=2 * num_streams + 2)
+    slots = threading.BoundedSemaphore(num_streams)
+    streams = _stream_pool(engine.device, num_streams)
+
+    def run(win: Window, frames: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
         with slots:
             stream = streams.pop()
             try:
                 with _stream_context(stream):
-                    return engine.restore_window(lumas, win, cuts)
+                    return infer(win, frames)
             finally:
                 streams.append(stream)
 
     def deliver(n: int, f: list[vs.VideoFrame], k: int) -> vs.VideoFrame:
         win = plan[k]
-        restored = cache.get(k, lambda: infer(win, f[1:]))
-        out = _write_luma(f[0], fmt, restored[n - win.start])
-        for key, value in props.items():
-            out.props[key] = value
-        out.props["vsrtn_window_start"] = win.start
-        return out
+        result = cache.get(k, lambda: run(win, f[2:]))
+        return write(f[0], f[1], result[n - win.start], win)
 
     def select(n: int) -> vs.VideoNode:
         k = plan.index_of(n)
         # Frame n of `clip[i] * (n + 1)` is source frame i: VapourSynth fetches every frame the
         # window needs and hands it to the callback.
         sources = [clip[i] * (n + 1) for i in plan[k].frames]
-        return clip.std.ModifyFrame(clips=[clip, *sources], selector=functools.partial(deliver, k=k))
+        return template.std.ModifyFrame(clips=[template, clip, *sources], selector=functools.partial(deliver, k=k))
 
-    return clip.std.FrameEval(select)
+    return template.std.FrameEval(select)
 
 
 restore = Restore
+
+
+MAX_REFERENCES = 64
+
+
+def _frame_rgb(frame: vs.VideoFrame, fmt: vs.VideoFormat) -> np.ndarray:
+    """A colour frame (RGB or YUV, any depth and subsampling) as R'G'B' (H, W, 3) float32 in [0, 1]."""
+    is_float, bits = fmt.sample_type == vs.FLOAT, fmt.bits_per_sample
+    if fmt.color_family == vs.RGB:
+        return np.stack([luma_to_unit(np.asarray(frame[p]), bits, is_float, False) for p in range(3)], -1)
+    import cv2
+
+    limited = _frame_range_limited(frame, fmt)
+    y = luma_to_unit(np.asarray(frame[0]), bits, is_float, limited)
+    h, w = y.shape
+    cb, cr = (cv2.resize(chroma_to_unit(np.asarray(frame[p]), bits, is_float, limited), (w, h),
+                         interpolation=cv2.INTER_LINEAR) for p in (1, 2))
+    return ycbcr_to_rgb(y, cb, cr, int(frame.props.get("_Matrix", DEFAULT_MATRIX)))
+
+
+def _references(ref: Any, ref_frames: Any, clip: vs.VideoNode, func: str) -> list:
+    """The colour keyframes of Colorize, validated, at the clip's size."""
+    from vsrtn.colorize import Reference, fit_reference
+    from vsrtn.io import read_image
+
+    if isinstance(ref, vs.VideoNode):
+        rfmt = ref.format
+        if rfmt is None or rfmt.color_family not in (vs.RGB, vs.YUV):
+            raise ArgumentError(func, "ref", "a colour (RGB or YUV) clip or image file(s)",
+                                "a GRAY clip" if rfmt is not None else "a clip of variable format")
+        if not 1 <= ref.num_frames <= MAX_REFERENCES:
+            raise ArgumentError(func, "ref", f"a clip of 1..{MAX_REFERENCES} keyframes", f"{ref.num_frames} frames")
+        images = [_frame_rgb(ref.get_frame(i), rfmt) for i in range(ref.num_frames)]
+    else:
+        paths = [ref] if isinstance(ref, (str, bytes)) or hasattr(ref, "__fspath__") else ref
+        if not isinstance(paths, (list, tuple)) or not paths or not all(
+                isinstance(p, (str, bytes)) or hasattr(p, "__fspath__") for p in paths):
+            raise ArgumentError(func, "ref", "a colour clip, an image file or a list of image files", ref)
+        if len(paths) > MAX_REFERENCES:
+            raise ArgumentError(func, "ref", f"at most {MAX_REFERENCES} image files", f"{len(paths)}")
+        try:
+            images = [read_image(p.decode() if isinstance(p, bytes) else p) for p in paths]
+        except VsrtnError as exc:
+            raise ArgumentError(func, "ref", "readable colour image files", str(exc)) from None
+    if ref_frames is None:
+        frames = [None] * len(images)
+    else:
+        frames = list(ref_frames) if isinstance(ref_frames, (list, tuple)) else [ref_frames]
+        if len(frames) != len(images):
+            raise ArgumentError(func, "ref_frames", f"one frame number per reference ({len(images)})", ref_frames)
+        for f in frames:
+            if isinstance(f, bool) or not isinstance(f, int) or not 0 <= f < clip.num_frames:
+                raise ArgumentError(func, "ref_frames", f"frame numbers in 0..{clip.num_frames - 1}", ref_frames)
+    return [Reference(fit_reference(img, clip.width, clip.height), f) for img, f in zip(images, frames)]
+
+
+@_vs_errors("vsrtn.Colorize")
+def Colorize(clip: vs.VideoNode, ref: Any, *, ref_frames: int | Sequence[int] | None = None, preset: str | None = None,
+             weights: str | None = None, device: str | None = None, device_index: int = 0, fp16: bool | None = None,
+             window: int | None = None, context: int | None = None, tile: int | Sequence[int] | None = None,
+             tile_overlap: int | None = None, num_streams: int = 1, scene_change: bool = True,
+             sc_threshold: float | None = None, output: str | None = None) -> vs.VideoNode:
+    """Colour a black-and-white clip from one or more colour keyframes.
+
+    Returns YUV (same depth and sample type; GRAY and RGB input become 4:4:4) with the source
+    luma untouched, bit for bit, and predicted chroma; or RGB with output="rgb". Frame props are
+    kept, plus `vsrtn_*` provenance props.
+
+    clip: GRAY, YUV or RGB with gray content; 8-16 bit integer or 16/32 bit float.
+    ref: colour keyframes: an RGB/YUV clip (each frame a keyframe) or image file path(s), any size
+        (resized to the clip's).
+    ref_frames: the clip frame each keyframe shows (one per keyframe). None: keyframes are tied
+        to no frame and matched by content wherever it appears.
+    preset: a preset name or YAML file; its `colorize:` section gives the defaults (None: "medium").
+    output: "yuv" (default for GRAY/YUV input) or "rgb" (default for RGB input).
+    Other options as for Restore: colour is propagated in both directions inside windows and
+    reset at scene cuts (scene_change / sc_threshold), so one shot's colours never reach another.
+    """
+    from vsrtn.colorize import ColorEngine
+
+    func = "vsrtn.Colorize"
+    fmt = _check_clip(clip, func)
+    if output is None:
+        output = "rgb" if fmt.color_family == vs.RGB else "yuv"
+    if output not in ("yuv", "rgb"):
+        raise ArgumentError(func, "output", "'yuv', 'rgb' or None", output)
+    preset = "medium" if preset is None else preset
+    references = _references(ref, ref_frames, clip, func)
+    model, device_, settings, weights_name = _load_engine_parts(
+        func, "colorize", preset, weights, device, device_index, fp16, window, context, tile, tile_overlap,
+        num_streams, scene_change, sc_threshold)
+    engine = ColorEngine(model, device_, settings, references)
+    threshold = None if sc_threshold is None else float(sc_threshold)
+    if output == "rgb":
+        out_fmt = vs.core.query_video_format(vs.RGB, fmt.sample_type, fmt.bits_per_sample, 0, 0)
+    elif fmt.color_family == vs.YUV:
+        out_fmt = fmt
+    else:
+        out_fmt = vs.core.query_video_format(vs.YUV, fmt.sample_type, fmt.bits_per_sample, 0, 0)
+    template = clip.std.BlankClip(format=out_fmt.id, keep=True)
+    props = {"vsrtn_version": __version__, "vsrtn_weights": str(weights_name), "vsrtn_preset": str(preset),
+             "vsrtn_window": settings.window, "vsrtn_context": settings.context, "vsrtn_references": len(references)}
+
+    def infer(win: Window, frames: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
+        lumas = [_luma(f, fmt) for f in frames]
+        return engine.run_window(lumas, win, _cut_flags(frames, win.frames, lumas, scene_change, threshold))
+
+    def write(template_frame: vs.VideoFrame, src: vs.VideoFrame, ab: np.ndarray, win: Window) -> vs.VideoFrame:
+        out = template_frame.copy()
+        out.props.clear()
+        out.props.update(src.props)
+        _write_colour(out, out_fmt, src, fmt, ab)
+        out.props.update({**props, "vsrtn_window_start": win.start})
+        return out
+
+    return _windowed(clip, template, engine, infer, write, num_streams)
+
+
+colorize = Colorize
+
+
+def _write_colour(out: vs.VideoFrame, out_fmt: vs.VideoFormat, src: vs.VideoFrame, fmt: vs.VideoFormat,
+                  ab: np.ndarray) -> None:
+    """Fill `out` (YUV or RGB) from the source's luma and the predicted ab."""
+    import cv2
+
+    is_float, bits = out_fmt.sample_type == vs.FLOAT, out_fmt.bits_per_sample
+    y = _luma(src, fmt)
+    rgb = luma_ab_to_rgb(y, ab)
+    if out_fmt.color_family == vs.RGB:
+        for p in range(3):
+            plane = np.asarray(out[p])
+            np.copyto(plane, unit_to_luma(rgb[..., p], bits, is_float, False, plane.dtype))
+        out.props["_Matrix"] = 0
+        _set_range(out, False)
+        return
+    matrix = int(src.props.get("_Matrix", DEFAULT_MATRIX)) if fmt.color_family != vs.RGB else DEFAULT_MATRIX
+    if matrix in (0, 2):  # RGB or unspecified: the chroma we write is BT.709's
+        matrix = DEFAULT_MATRIX
+    limited = _frame_range_limited(src, fmt) if fmt.color_family != vs.RGB else not is_float
+    luma = np.asarray(out[0])
+    if fmt.color_family == vs.RGB:
+        np.copyto(luma, unit_to_luma(y, bits, is_float, limited, luma.dtype))
+    else:  # the source's luma plane, bit for bit
+        np.copyto(luma, np.asarray(src[0]))
+    _, cb, cr = rgb_to_ycbcr(rgb, matrix)
+    for p, c in ((1, cb), (2, cr)):
+        plane = np.asarray(out[p])
+        if plane.shape != c.shape:
+            c = cv2.resize(c, (plane.shape[1], plane.shape[0]), interpolation=cv2.INTER_AREA)
+        np.copyto(plane, unit_to_chroma(c, bits, is_float, limited, plane.dtype))
+    out.props["_Matrix"] = matrix
+    _set_range(out, limited)
 
 
 @_vs_errors("vsrtn.Degrade")

@@ -106,10 +106,17 @@ def load_gray(path: Path) -> np.ndarray:
     return img.astype(np.float32) / 255.0
 
 
+def load_rgb(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise VsrtnError(f"cannot read image {path}")
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
 def camera_clip(photo: np.ndarray, rng: np.random.Generator, frames: int, size: int) -> np.ndarray:
-    """A (frames, size, size) clip of `photo` seen by a moving camera: pan at a varying speed,
-    zoom, small rotation and a mild, slowly changing local deformation."""
-    h0, w0 = photo.shape
+    """A (frames, size, size[, channels]) clip of `photo` (gray or colour) seen by a moving camera:
+    pan at a varying speed, zoom, small rotation and a mild, slowly changing local deformation."""
+    h0, w0 = photo.shape[:2]
     scale = rng.uniform(0.5, 1.0) * min(1.0, min(h0, w0) / (2.2 * size))  # output px per source px
     if scale * min(h0, w0) < 1.4 * size:
         scale = 1.4 * size / min(h0, w0)
@@ -125,7 +132,7 @@ def camera_clip(photo: np.ndarray, rng: np.random.Generator, frames: int, size: 
     warp_amp = rng.uniform(0.0, 1.5)
     fields = rng.normal(0, warp_amp, (2, 2, cells, cells)).astype(np.float32)  # start/end, x/y
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
-    out = np.empty((frames, size, size), np.float32)
+    out = np.empty((frames, size, size, *photo.shape[2:]), np.float32)
     for t in range(frames):
         s = scale * zoom ** t
         th = theta0 + dtheta * t

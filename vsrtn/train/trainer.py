@@ -1,10 +1,12 @@
-"""Training RTN restoration models: data, losses, the loop, checkpoints and export.
+"""Training RTN models (restoration and colourisation): data, losses, the loop, checkpoints, export.
 
-Clean clips come from photographs moved by a synthetic camera (or the user's own videos); each
-sample is degraded on the fly by the degradation model with a preset drawn at random (or one
-fixed preset) and a fresh seed. Loss: L1 + VGG16 perceptual (+ optional spatio-temporal PatchGAN
-hinge loss and soft-mask supervision from the damage mask). Everything is seeded; a run resumes
-from its last checkpoint.
+Restoration: clean clips come from photographs moved by a synthetic camera (or the user's own
+videos); each sample is degraded on the fly by the degradation model with a preset drawn at
+random (or one fixed preset) and a fresh seed. Loss: L1 + VGG16 perceptual (+ optional
+spatio-temporal PatchGAN hinge loss and soft-mask supervision from the damage mask).
+Colourisation (a model with 4 inputs and 2 outputs, e.g. `color-compact`): colour photographs
+under camera motion, the clip's luma as input and a colour reference; loss L1 on ab + perceptual
+on RGB (+ optional PatchGAN on RGB). Everything is seeded; a run resumes from its last checkpoint.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 import torch.nn as nn
@@ -46,6 +49,7 @@ class TrainConfig:
     perceptual_frames: int = 2  # frames per clip that get it (VGG is the costliest part on a CPU)
     gan: float = 0.0  # weight of the spatio-temporal PatchGAN hinge loss (0 = off)
     mask_supervision: float = 0.05  # weight of the soft-mask loss from the damage mask (0 = off)
+    tied_reference: float = 0.7  # colourisation: share of samples whose reference shows a clip frame
     seed: int = 0
     data: str | None = None  # a folder of videos / frame sequences instead of the photographs
     log_every: int = 20
@@ -82,20 +86,54 @@ class ClipSampler:
         return np.stack([p[0] for p in pairs]), clean, np.stack([p[1] for p in pairs])
 
 
+class ColorSampler:
+    """Colourisation samples: a colour photograph under camera motion and a colour reference,
+    either the clip's first frame (a keyframe tied to that frame) or a nearby view of the same
+    photograph that is not in the clip (matched by content only). Pure function of (seed, k)."""
+
+    extra = 3  # frames between an untied reference and the clip
+
+    def __init__(self, cfg: TrainConfig, cache: Path, log=print) -> None:
+        if cfg.data:
+            raise ValueError("train: colourisation trains on the photographs; --data is supported for restoration")
+        photos = [content.load_rgb(p) for p in content.build_photos(cache, log)]
+        self.photos = [p for p in photos if _colourful(p)]  # gray photographs teach no colour
+        self.cfg = cfg
+
+    def sample(self, k: int, frames: int) -> tuple[np.ndarray, np.ndarray, int | None]:
+        """(clip (T, S, S, 3) RGB, reference (S, S, 3) RGB, index of the clip frame it shows or None)."""
+        rng = np.random.default_rng([self.cfg.seed, k])
+        photo = self.photos[int(rng.integers(len(self.photos)))]
+        clip = content.camera_clip(photo, rng, frames + self.extra, self.cfg.crop)
+        ref = clip[0]
+        tied = rng.random() < self.cfg.tied_reference
+        clip = clip[:frames] if tied else clip[self.extra:]
+        index = 0 if tied else None
+        if rng.random() < 0.5:
+            clip = clip[::-1].copy()
+            index = None if index is None else frames - 1
+        return clip, ref, index
+
+
+def _colourful(rgb: np.ndarray) -> bool:
+    small = cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA)
+    return float(np.abs(cv2.cvtColor(small, cv2.COLOR_RGB2Lab)[..., 1:]).mean()) > 3.0
+
+
 class STDiscriminator(nn.Module):
     """Spatio-temporal PatchGAN: 3-D convolutions with spectral norm over (T, H, W) patches."""
 
-    def __init__(self, ch: int = 32) -> None:
+    def __init__(self, channels: int = 1, ch: int = 32) -> None:
         super().__init__()
         sn = nn.utils.spectral_norm
         self.net = nn.Sequential(
-            sn(nn.Conv3d(1, ch, (3, 5, 5), (1, 2, 2), (1, 2, 2))), nn.LeakyReLU(0.2, True),
+            sn(nn.Conv3d(channels, ch, (3, 5, 5), (1, 2, 2), (1, 2, 2))), nn.LeakyReLU(0.2, True),
             sn(nn.Conv3d(ch, ch * 2, (3, 5, 5), (1, 2, 2), (1, 2, 2))), nn.LeakyReLU(0.2, True),
             sn(nn.Conv3d(ch * 2, ch * 4, (3, 5, 5), (1, 2, 2), (1, 2, 2))), nn.LeakyReLU(0.2, True),
             sn(nn.Conv3d(ch * 4, 1, (3, 5, 5), 1, (1, 2, 2))))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (N, T, H, W) in [-1, 1]
-        return self.net(x.unsqueeze(1))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (N, T, C, H, W) in [-1, 1]
+        return self.net(x.transpose(1, 2))
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -113,17 +151,23 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device)
         self.model = RTN(self._model_config()).to(self.device).train()
+        self.color = self.model.config.in_channels == 4 and self.model.config.out_channels == 2
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
         self.disc = self.opt_d = None
         if cfg.gan > 0:
-            self.disc = STDiscriminator().to(self.device)
+            self.disc = STDiscriminator(3 if self.color else 1).to(self.device)
             self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=cfg.lr, betas=(0.5, 0.99))
         self.vgg = None
         if cfg.perceptual > 0:
             from vsrtn.features import VGG16Features
 
             self.vgg = VGG16Features(depth=3).to(self.device)
-        self.sampler = ClipSampler(cfg, cache, self.log)
+        self.sampler = (ColorSampler if self.color else ClipSampler)(cfg, cache, self.log)
+        self.matcher = None
+        if self.color:
+            from vsrtn.models.colorize import ReferenceMatcher
+
+            self.matcher = ReferenceMatcher(self.device)
         self.step = 0
         self._stop = False
         self._resume()
@@ -146,7 +190,11 @@ class Trainer:
             return
         ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
         same_model = RTNConfig.from_dict(ckpt.get("model_config", {})) == self.model.config
-        if ckpt["train_config"] != asdict(self.cfg) or not same_model:
+        try:  # settings added since the checkpoint was written take their defaults
+            same_settings = TrainConfig(**ckpt["train_config"]) == self.cfg
+        except TypeError:
+            same_settings = False
+        if not (same_settings and same_model):
             raise ValueError(f"train: {self.checkpoint_path} was made with other settings "
                              f"({ckpt['train_config']}, model {ckpt.get('model_config')}); use another --run directory")
         self.model.load_state_dict(ckpt["model"])
@@ -171,32 +219,30 @@ class Trainer:
         c = self.cfg
         return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * min(self.step, c.iters) / c.iters))
 
-    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        c = self.cfg
-        rng = np.random.default_rng([c.seed, self.step, 7])
-        frames = int(rng.integers(c.frames[0], c.frames[1] + 1))
-        items = [self.sampler.sample(self.step * c.batch + b, frames) for b in range(c.batch)]
-        deg, clean, mask = (torch.from_numpy(np.stack(x)).to(self.device) for x in zip(*items))
-        return deg, clean, mask
+    def _frames(self) -> int:
+        lo, hi = self.cfg.frames
+        return int(np.random.default_rng([self.cfg.seed, self.step, 7]).integers(lo, hi + 1))
 
-    def train_step(self) -> dict[str, float]:
+    def _perceptual(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """VGG16 perceptual L1 on a few frames of (B, T, C, H, W) clips in [-1, 1] (C = 1 or 3)."""
+        t = out.shape[1]
+        idx = torch.linspace(0, t - 1, self.cfg.perceptual_frames).round().long().tolist()
+        a = out[:, idx].flatten(0, 1).expand(-1, 3, -1, -1)
+        b = target[:, idx].flatten(0, 1).expand(-1, 3, -1, -1)
+        return sum(F.l1_loss(fa, fb) for fa, fb in zip(self.vgg(a), self.vgg(b)))
+
+    def _restore_loss(self, stats: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(loss, output, target) of one restoration batch; clips (B, T, 1, H, W) in [-1, 1]."""
         c = self.cfg
-        deg, clean, damage = self._batch()  # (B, T, H, W) in [0, 1]
+        frames = self._frames()
+        items = [self.sampler.sample(self.step * c.batch + b, frames) for b in range(c.batch)]
+        deg, clean, damage = (torch.from_numpy(np.stack(x)).to(self.device) for x in zip(*items))
         x = deg.mul(2).sub(1).unsqueeze(2).expand(-1, -1, 3, -1, -1)
         masks: list | None = [] if c.mask_supervision > 0 else None
-        out = self.model(x, masks=masks)[:, :, 0]  # (B, T, H, W) in [-1, 1]
-        target = clean.mul(2).sub(1)
-        loss_l1 = F.l1_loss(out, target)
-        loss = loss_l1
-        stats = {"l1": loss_l1.item()}
-        if self.vgg is not None:
-            t = out.shape[1]
-            idx = torch.linspace(0, t - 1, c.perceptual_frames).round().long().tolist()
-            a = out[:, idx].reshape(-1, 1, *out.shape[2:]).expand(-1, 3, -1, -1)
-            b = target[:, idx].reshape(-1, 1, *out.shape[2:]).expand(-1, 3, -1, -1)
-            perc = sum(F.l1_loss(fa, fb) for fa, fb in zip(self.vgg(a), self.vgg(b)))
-            loss = loss + c.perceptual * perc
-            stats["perceptual"] = perc.item()
+        out = self.model(x, masks=masks)[:, :, :1]
+        target = clean.mul(2).sub(1).unsqueeze(2)
+        loss = F.l1_loss(out, target)
+        stats["l1"] = loss.item()
         if masks:
             # Where frame t is damaged, the gate should trust the propagated state (mask -> 1).
             terms = []
@@ -208,6 +254,47 @@ class Trainer:
                 mloss = torch.stack(terms).mean()
                 loss = loss + c.mask_supervision * mloss
                 stats["mask"] = mloss.item()
+        stats["psnr_in"] = psnr(deg, clean)
+        return loss, out, target
+
+    def _color_loss(self, stats: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(loss, output RGB, target RGB) of one colourisation batch; RGB clips (B, T, 3, H, W) in [-1, 1]."""
+        from vsrtn.color import AB_SCALE, gray_to_lightness, lab_to_rgb, rgb_to_lab
+        from vsrtn.models.colorize import colour_hints, network_input
+
+        c = self.cfg
+        frames = self._frames()
+        items = [self.sampler.sample(self.step * c.batch + b, frames) for b in range(c.batch)]
+        rgb = torch.from_numpy(np.stack([i[0] for i in items])).permute(0, 1, 4, 2, 3).to(self.device)
+        refs = torch.from_numpy(np.stack([i[1] for i in items])).permute(0, 3, 1, 2).to(self.device)
+        kr, kb = 0.2126, 0.0722  # the film's luma: BT.709, as the plugin reads gray clips
+        luma = lambda t: kr * t[..., 0:1, :, :] + (1 - kr - kb) * t[..., 1:2, :, :] + kb * t[..., 2:3, :, :]  # noqa: E731
+        gray = luma(rgb)
+        light = gray_to_lightness(gray)
+        ab = rgb_to_lab(rgb)[:, :, 1:]
+        ref_ab = rgb_to_lab(refs)[:, 1:]
+        ref_feats = self.matcher.features(luma(refs))
+        hints = [colour_hints(self.matcher, gray[b], [0 if p == items[b][2] else None for p in range(frames)],
+                              [[0]] * frames, ref_ab[b:b + 1], ref_feats[b:b + 1]) for b in range(c.batch)]
+        hint = torch.stack([h for h, _ in hints])
+        conf = torch.stack([q for _, q in hints])
+        out_ab = self.model(network_input(light, hint, conf))
+        loss = F.l1_loss(out_ab, ab / AB_SCALE)
+        stats["l1"] = loss.item()
+        target = lab_to_rgb(torch.cat([light, ab], 2)).mul(2).sub(1)
+        out = lab_to_rgb(torch.cat([light, out_ab * AB_SCALE], 2)).mul(2).sub(1)
+        with torch.no_grad():
+            stats["psnr_in"] = psnr(lab_to_rgb(torch.cat([light, hint], 2)), target.add(1).div(2))
+        return loss, out, target
+
+    def train_step(self) -> dict[str, float]:
+        c = self.cfg
+        stats: dict[str, float] = {}
+        loss, out, target = (self._color_loss if self.color else self._restore_loss)(stats)
+        if self.vgg is not None:
+            perc = self._perceptual(out, target)
+            loss = loss + c.perceptual * perc
+            stats["perceptual"] = perc.item()
         if self.disc is not None:
             g_adv = -self.disc(out).mean()
             loss = loss + c.gan * g_adv
@@ -225,8 +312,7 @@ class Trainer:
             self.opt_d.step()
             stats["gan_d"] = d_loss.item()
         with torch.no_grad():
-            stats["psnr_in"] = psnr(deg, clean)
-            stats["psnr_out"] = psnr(out.add(1).div(2).clamp(0, 1), clean)
+            stats["psnr_out"] = psnr(out.add(1).div(2).clamp(0, 1), target.add(1).div(2))
         stats["loss"] = loss.item()
         return stats
 
