@@ -104,7 +104,7 @@ def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str) -> d
         out = published_procedure(model, frames, n, device, precision)
     else:
         engine = Engine(model, device, EngineSettings(precision=precision, tile=None))
-        out = engine.restore_clip(frames, n)
+        out = engine.run_clip(frames, n)
     count = sum(1 for _ in out)
     if device == "cuda":
         torch.cuda.synchronize()

@@ -69,7 +69,7 @@ def _restore_in_order(engine: Engine, clip: np.ndarray, order, cuts=()):
     out = {}
     for n in order:
         win = plan[plan.index_of(n)]
-        res = engine.restore_window([clip[i] for i in win.frames], win)
+        res = engine.run_window([clip[i] for i in win.frames], win)
         out[n] = res[n - win.start]
     return np.stack([out[n] for n in range(len(clip))])
 
@@ -93,7 +93,7 @@ def test_streaming_clip_equals_windows_and_keeps_memory_bounded(model):
             seen.append(i)
             yield f
 
-    streamed = np.stack(list(engine.restore_clip(frames(), len(clip))))
+    streamed = np.stack(list(engine.run_clip(frames(), len(clip))))
     assert np.array_equal(streamed, _restore_in_order(engine, clip, range(13)))
     assert seen == list(range(13))  # each source frame decoded once, in order
 
@@ -101,7 +101,7 @@ def test_streaming_clip_equals_windows_and_keeps_memory_bounded(model):
 def test_streaming_reports_a_short_clip(model):
     engine = Engine(model, "cpu", EngineSettings(window=4, context=1))
     with pytest.raises(ValueError, match="ended after 3 frames, 6 were announced"):
-        list(engine.restore_clip(iter(moving_clip(3)), 6))
+        list(engine.run_clip(iter(moving_clip(3)), 6))
 
 
 def test_scene_cut_in_engine_isolates_shots(model):
@@ -120,8 +120,8 @@ def test_tiling_matches_whole_frames_within_tolerance(model):
     whole = Engine(model, "cpu", EngineSettings(window=5, context=0))
     tiled = Engine(model, "cpu", EngineSettings(window=5, context=0, tile=(64, 64), tile_overlap=24))
     win = whole.plan(5)[0]
-    a = np.stack(whole.restore_window(list(clip), win))
-    b = np.stack(tiled.restore_window(list(clip), win))
+    a = np.stack(whole.run_window(list(clip), win))
+    b = np.stack(tiled.run_window(list(clip), win))
     assert a.shape == b.shape == (5, 96, 128)
     assert np.abs(a - b).mean() < 2e-3 and np.abs(a - b).max() < 0.05
     assert not np.array_equal(a, b)  # it really ran tiled

@@ -124,13 +124,13 @@ def test_each_window_is_inferred_once(tiny_weights, monkeypatch):
     from vsrtn.engine import Engine
 
     calls = []
-    original = Engine.restore_window
+    original = Engine.run_window
 
     def counting(self, frames, window, cuts=None):
         calls.append(window.start)
         return original(self, frames, window, cuts)
 
-    monkeypatch.setattr(Engine, "restore_window", counting)
+    monkeypatch.setattr(Engine, "run_window", counting)
     old = core.num_threads
     core.num_threads = 8
     try:
