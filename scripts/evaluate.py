@@ -181,6 +181,19 @@ def weights_training(weights: str) -> dict | None:
         return None
 
 
+def write_section(path: Path, name: str, text: str) -> None:
+    """Put `text` between `<!-- name:begin -->` and `<!-- name:end -->` in `path` (replacing what
+    was there, or appended), so the restoration and colourisation reports share docs/QUALITY.md."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{text.strip()}\n{end}"
+    doc = path.read_text() if path.exists() else ""
+    if begin in doc and end in doc:
+        doc = doc[:doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+    else:
+        doc = (doc.rstrip("\n") + "\n\n" if doc.strip() else "") + block + "\n"
+    path.write_text(doc)
+
+
 def markdown(res: dict) -> str:
     """docs/QUALITY.md: the tables, the targets and whether they are met."""
     syn, real = res["synthetic"], res["real"]
@@ -253,7 +266,7 @@ def main() -> int:
     if args.report_only:
         results = json.loads(Path(args.json).read_text())
         results.setdefault("weights_training", weights_training(results["settings"]["weights"]))
-        Path(args.markdown).write_text(markdown(results))
+        write_section(Path(args.markdown), "restoration", markdown(results))
         return 0
     t0 = time.time()
     results = {"synthetic": [], "real": [], "settings": vars(args),
@@ -305,7 +318,7 @@ def main() -> int:
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     log(f"wrote {args.json} in {results['seconds']} s")
     if args.markdown:
-        Path(args.markdown).write_text(markdown(results))
+        write_section(Path(args.markdown), "restoration", markdown(results))
         log(f"wrote {args.markdown}")
     return 0
 

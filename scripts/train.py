@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Train vsrtn restoration weights (resumable: rerun the same command to continue).
+"""Train vsrtn restoration or colourisation weights (resumable: rerun the same command to continue).
 
   python scripts/train.py --run runs/compact --iters 20000
   python scripts/train.py --run runs/compact --iters 20000 --export weights/rtn-compact.safetensors \\
       --manifest weights/manifest.json --name rtn-compact     # export the current state and stop
-On a GPU add --device cuda (and larger --crop/--batch). Photographs are gathered once into
+Colourisation: --model color-compact (and --mask-supervision 0). On a GPU add --device cuda (and larger --crop/--batch). Photographs are gathered once into
 ~/.cache/vsrtn/content; --data DIR trains on your own videos or frame folders instead.
 """
 from __future__ import annotations
@@ -31,6 +31,8 @@ def main() -> int:
     ap.add_argument("--perceptual", type=float, default=d.perceptual)
     ap.add_argument("--gan", type=float, default=d.gan)
     ap.add_argument("--mask-supervision", type=float, default=d.mask_supervision)
+    ap.add_argument("--tied-reference", type=float, default=d.tied_reference,
+                    help="colourisation: share of samples whose reference shows a clip frame")
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--data", default=None)
     ap.add_argument("--device", default=d.device)
@@ -46,7 +48,8 @@ def main() -> int:
     lo, hi = (int(v) for v in args.frames.split(","))
     cfg = TrainConfig(model=args.model, presets=args.presets.split(","), frames=(lo, hi), crop=args.crop,
                       batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
-                      mask_supervision=args.mask_supervision, seed=args.seed, data=args.data, device=args.device)
+                      mask_supervision=args.mask_supervision, tied_reference=args.tied_reference, seed=args.seed,
+                      data=args.data, device=args.device)
     from vsrtn.assets import cache_dir
 
     cache = cache_dir()
@@ -58,6 +61,8 @@ def main() -> int:
                 "--frames", f"{c.frames[0]},{c.frames[1]}", "--crop", str(c.crop), "--batch", str(c.batch),
                 "--iters", str(c.iters), "--lr", str(c.lr), "--perceptual", str(c.perceptual), "--gan", str(c.gan),
                 "--mask-supervision", str(c.mask_supervision), "--seed", str(c.seed), "--device", c.device]
+        if trainer.color:
+            argv += ["--tied-reference", str(c.tied_reference)]
         if c.data:
             argv += ["--data", c.data]
         command = " ".join(shlex.quote(a) for a in argv)

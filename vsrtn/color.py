@@ -135,6 +135,6 @@ def unit_to_chroma(c: np.ndarray, bits: int, is_float: bool, limited: bool, dtyp
 
 def luma_ab_to_rgb(y: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Gray luma (H, W) in [0, 1] with colour ab (2, H, W) -> R'G'B' (H, W, 3) in [0, 1]."""
-    light = gray_to_lightness(torch.from_numpy(np.asarray(y, np.float32)))
-    lab = torch.cat([light[None], torch.from_numpy(np.asarray(ab, np.float32))], 0)
+    light = gray_to_lightness(torch.tensor(y, dtype=torch.float32))  # a copy: frames may be read-only
+    lab = torch.cat([light[None], torch.tensor(ab, dtype=torch.float32)], 0)
     return lab_to_rgb(lab).permute(1, 2, 0).numpy()

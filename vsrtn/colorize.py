@@ -13,10 +13,11 @@ import cv2
 import numpy as np
 import torch
 
-from vsrtn.color import AB_SCALE, gray_to_lightness, rgb_to_lab, rgb_to_ycbcr
+from vsrtn.color import AB_SCALE, gray_to_lightness
 from vsrtn.engine import Engine, EngineSettings
 from vsrtn.errors import ArgumentError
-from vsrtn.models.colorize import ReferenceMatcher, colour_hints, network_input
+from vsrtn.models.colorize import (COLOUR_CHANNELS, ReferenceMatcher, ReferenceSet, colour_hints, is_colour_model,
+                                   network_input)
 from vsrtn.models.rtn import RTN
 from vsrtn.windows import Window
 
@@ -72,19 +73,16 @@ class ColorEngine(Engine):
     def __init__(self, model: RTN, device: torch.device | str, settings: EngineSettings | None,
                  references: Sequence[Reference]) -> None:
         c = model.config
-        if (c.in_channels, c.out_channels) != (4, 2):
-            raise ArgumentError("ColorEngine", "weights", "colourisation weights (4 inputs, 2 outputs)",
-                                f"a model with {c.in_channels} inputs and {c.out_channels} outputs")
+        if not is_colour_model(c):
+            raise ArgumentError("ColorEngine", "weights", "colourisation weights ({} inputs, {} outputs)".format(
+                *COLOUR_CHANNELS), f"a model with {c.in_channels} inputs and {c.out_channels} outputs")
         if not references:
             raise ArgumentError("ColorEngine", "ref", "at least one colour reference")
         super().__init__(model, device, settings)
         self.references = list(references)
         self.matcher = ReferenceMatcher(self.device)
-        rgb = torch.from_numpy(np.stack([r.rgb for r in self.references])).permute(0, 3, 1, 2).float()
-        self._ref_ab = rgb_to_lab(rgb)[:, 1:]
-        # The matcher sees references as the film would: their luma (BT.709 weights).
-        gray = torch.from_numpy(np.stack([rgb_to_ycbcr(r.rgb, 1)[0] for r in self.references])).unsqueeze(1)
-        self._ref_features = self.matcher.features(gray)
+        rgb = torch.from_numpy(np.stack([r.rgb for r in self.references])).permute(0, 3, 1, 2)
+        self._refs = ReferenceSet.from_rgb(rgb, self.matcher)
 
     @torch.inference_mode()
     def run_window(self, frames: Sequence[np.ndarray], window: Window,
@@ -94,11 +92,7 @@ class ColorEngine(Engine):
             raise ValueError(f"run_window: {len(window.frames)} frames expected, got {len(frames)}")
         gray = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames])).unsqueeze(1)
         allowed = references_for_window(window.frames, cuts, [r.frame for r in self.references])
-        exact = []
-        for p, f in enumerate(window.frames):
-            shows = [r for r in allowed[p] if self.references[r].frame == f]
-            exact.append(shows[0] if shows else None)
-        hint, conf = colour_hints(self.matcher, gray, exact, allowed, self._ref_ab, self._ref_features)
-        x = network_input(gray_to_lightness(gray), hint, conf)
+        hint, match_conf, warp_conf = colour_hints(self.matcher, gray, allowed, self._refs)
+        x = network_input(gray_to_lightness(gray), hint, match_conf, warp_conf)
         out = self.infer(x, window, cuts)
         return list(out * AB_SCALE)

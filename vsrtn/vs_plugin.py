@@ -24,7 +24,7 @@ from vsrtn import __version__
 from vsrtn.color import (DEFAULT_MATRIX, chroma_to_unit, luma_ab_to_rgb, luma_coefficients, luma_to_unit,
                          rgb_to_ycbcr, unit_to_chroma, unit_to_luma, ycbcr_to_rgb)
 from vsrtn.errors import ArgumentError, VsrtnError
-from vsrtn.windows import Window
+from vsrtn.windows import Window, is_scene_cut
 
 
 class WindowCache:
@@ -123,7 +123,7 @@ def _cut_flags(frames: Sequence[vs.VideoFrame], indices: Sequence[int], lumas: S
         cut = use_props and (bool(frames[hi].props.get("_SceneChangePrev", 0)) or
                              bool(frames[lo].props.get("_SceneChangeNext", 0)))
         if threshold is not None and not cut:
-            cut = float(np.mean(np.abs(lumas[hi] - lumas[lo]))) > threshold
+            cut = is_scene_cut(lumas[lo], lumas[hi], threshold)
         flags.append(cut)
     return flags
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from vsrtn.errors import ArgumentError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,13 @@ def segments(num_frames: int, cuts: Iterable[int]) -> list[tuple[int, int]]:
     bounds = sorted({c for c in cuts if 0 < c < num_frames})
     edges = [0, *bounds, num_frames]
     return [(edges[k], edges[k + 1]) for k in range(len(edges) - 1)]
+
+
+def is_scene_cut(prev: "np.ndarray", cur: "np.ndarray", threshold: float) -> bool:
+    """The in-house cut detector: the mean absolute luma difference of two frames exceeds `threshold`."""
+    import numpy as np
+
+    return float(np.mean(np.abs(np.asarray(cur, np.float32) - np.asarray(prev, np.float32)))) > threshold
 
 
 def validate(num_frames: int, window: int, context: int, func: str = "plan_windows") -> None:

@@ -1,25 +1,34 @@
-"""Colourisation with the RTN framework: semantic reference matching and the network's input.
+"""Colourisation with the RTN framework: colour hints from keyframes and the network's input.
 
-A gray frame gets a colour *hint* from the colour keyframes (references): every position takes
-the softmax-weighted ab of the reference positions whose VGG16 features are most similar (so a
-keyframe colours objects that moved or changed pose), with the best similarity as confidence.
-A frame that a reference shows exactly gets that reference's ab with confidence 1. The RTN
-(`COLOR_COMPACT`: input hint a, hint b, L, confidence; output ab as a residual over the hint)
-then propagates and corrects colour through its bidirectional, flow-warped, mask-gated
-recurrence; a cut resets it like any other recurrence.
+A gray frame gets a colour *hint* from the colour keyframes (references) two ways:
+- warping: each keyframe's ab moved onto the frame by DIS flow computed straight from the
+  keyframe, trusted where the warped keyframe's luma agrees with the frame;
+- semantic matching: every position takes the softmax-weighted ab of the keyframe positions whose
+  VGG16 features are most similar (so a keyframe colours objects that moved, changed pose or are
+  too far for flow), with the best similarity as confidence.
+The hint is the warped colour where it is trusted and the matched colour elsewhere. The RTN
+(`COLOR_COMPACT`: input hint a, hint b, L and both confidences; output ab as a residual over the
+hint) then propagates and corrects colour through its bidirectional, flow-warped, mask-gated
+recurrence; a cut resets it like any other recurrence. Every hint is a pure function of the
+frame and its keyframes, so seeking gives the same result.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vsrtn.color import AB_SCALE
+from vsrtn.color import AB_SCALE, rgb_to_lab
 
 MATCH_MAX_SIDE = 512  # frames are matched at most this large: bounded cost at any clip size
 TEMPERATURE = 0.01  # softmax temperature over cosine similarities
 _CHUNK = 4096  # query positions per similarity matrix (bounds memory to _CHUNK x reference positions)
+WARP_SIGMA = 0.05  # luma error (0..1) at which a warped keyframe's confidence has fallen to 1/e
+_DIS_MIN = 16
 
 
 class ReferenceMatcher:
@@ -72,30 +81,82 @@ class ReferenceMatcher:
         return up(hint), up(conf)
 
 
+@dataclass
+class ReferenceSet:
+    """Colour keyframes prepared for hints: ab (R,2,H,W) in Lab units, luma (R,1,H,W) in [0, 1]
+    (BT.709, as the film would show them) and matcher features (R,C,h,w)."""
+
+    ab: torch.Tensor
+    luma: torch.Tensor
+    features: torch.Tensor
+
+    @classmethod
+    @torch.no_grad()
+    def from_rgb(cls, rgb: torch.Tensor, matcher: ReferenceMatcher) -> "ReferenceSet":
+        """From keyframes (R,3,H,W) R'G'B' in [0, 1] at the clip's size."""
+        rgb = rgb.float()
+        luma = (0.2126 * rgb[:, 0:1] + 0.7152 * rgb[:, 1:2] + 0.0722 * rgb[:, 2:3]).cpu()
+        return cls(rgb_to_lab(rgb)[:, 1:].cpu(), luma, matcher.features(luma))
+
+
+def warp_reference(frame: np.ndarray, ref_luma: np.ndarray, ref_ab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A keyframe's ab moved onto `frame` (H,W luma in [0, 1]) by DIS flow straight from the
+    keyframe (no chain, so nothing drifts), with a confidence in [0, 1] that falls where the
+    warped keyframe's luma disagrees with the frame (occlusion, new content) or falls outside it."""
+    h, w = frame.shape
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    u8 = [np.clip(np.rint(x * 255), 0, 255).astype(np.uint8) for x in (frame, ref_luma)]
+    pad = max(0, _DIS_MIN - min(h, w))  # DIS needs a few pixels; tiny frames are edge-padded
+    if pad:
+        u8 = [cv2.copyMakeBorder(x, 0, pad, 0, pad, cv2.BORDER_REPLICATE) for x in u8]
+    flow = dis.calc(u8[0], u8[1], None)[:h, :w]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = xs + flow[..., 0], ys + flow[..., 1]
+    ab = np.stack([cv2.remap(c, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for c in ref_ab])
+    luma = cv2.remap(ref_luma, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    err = cv2.GaussianBlur(np.abs(luma - frame), (0, 0), 2.0)
+    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+    return ab, (np.exp(-err / WARP_SIGMA) * inside).astype(np.float32)
+
+
 @torch.no_grad()
-def colour_hints(matcher: ReferenceMatcher, gray: torch.Tensor, exact: Sequence[int | None],
-                 allowed: Sequence[Sequence[int]], ref_ab: torch.Tensor,
-                 ref_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Hints (T,2,H,W) and confidences (T,1,H,W) for gray frames (T,1,H,W) in [0, 1].
-    exact[p]: a reference showing frame p itself (its ab is copied, confidence 1), or None;
-    allowed[p]: references frame p is matched against. ref_ab (R,2,H',W') in Lab units,
-    ref_features (R,C,h,w) from `matcher.features`."""
+def colour_hints(matcher: ReferenceMatcher, gray: torch.Tensor, allowed: Sequence[Sequence[int]],
+                 refs: ReferenceSet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Hints for gray frames (T,1,H,W) in [0, 1], frame p drawing on references `allowed[p]`:
+    (ab (T,2,H,W) in Lab units, matching confidence (T,1,H,W), warping confidence (T,1,H,W)).
+    Where a keyframe warps onto the frame reliably its colour is used as is; elsewhere the
+    semantic match fills in."""
     t, _, h, w = gray.shape
-    hint, conf = gray.new_zeros(t, 2, h, w), gray.new_zeros(t, 1, h, w)
-    todo = [p for p in range(t) if exact[p] is None and allowed[p]]
+    hint, match_conf, warp_conf = gray.new_zeros(t, 2, h, w), gray.new_zeros(t, 1, h, w), gray.new_zeros(t, 1, h, w)
+    todo = [p for p in range(t) if allowed[p]]
     feats = matcher.features(gray[todo]) if todo else None
-    for p in range(t):
-        if exact[p] is not None:
-            hint[p] = F.interpolate(ref_ab[exact[p]][None].float(), size=(h, w), mode="area")[0].to(hint)
-            conf[p] = 1.0
-        elif allowed[p]:
-            hp, cp = matcher.match(feats[todo.index(p)], [ref_features[r] for r in allowed[p]],
-                                   [ref_ab[r] for r in allowed[p]], (h, w))
-            hint[p], conf[p] = hp.to(hint), cp.to(conf)
-    return hint, conf
+    ref_ab = F.interpolate(refs.ab, size=(h, w), mode="area") if refs.ab.shape[-2:] != (h, w) else refs.ab
+    ref_luma = F.interpolate(refs.luma, size=(h, w), mode="area") if refs.luma.shape[-2:] != (h, w) else refs.luma
+    for k, p in enumerate(todo):
+        rs = list(allowed[p])
+        m_ab, m_conf = matcher.match(feats[k], [refs.features[r] for r in rs], [ref_ab[r] for r in rs], (h, w))
+        frame = gray[p, 0].cpu().numpy()
+        warps = [warp_reference(frame, ref_luma[r, 0].numpy(), ref_ab[r].numpy()) for r in rs]
+        weights = np.stack([c ** 4 + 1e-6 for _, c in warps])
+        w_ab = np.sum([ab * wt for (ab, _), wt in zip(warps, weights)], axis=0) / weights.sum(0)
+        w_conf = np.max([c for _, c in warps], axis=0)
+        w_ab, w_conf = torch.from_numpy(w_ab).to(hint), torch.from_numpy(w_conf).to(hint)[None]
+        hint[p] = w_conf * w_ab + (1 - w_conf) * m_ab.to(hint)
+        match_conf[p], warp_conf[p] = m_conf.to(hint), w_conf
+    return hint, match_conf, warp_conf
 
 
-def network_input(lightness: torch.Tensor, hint_ab: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:
-    """(..., 1|2|1, H, W) L (0..100), hint ab (Lab units), confidence (0..1) -> the colour RTN's
-    input (..., 4, H, W) in [-1, 1]: hint a, hint b, L, confidence."""
-    return torch.cat([hint_ab / AB_SCALE, lightness / 50 - 1, confidence * 2 - 1], dim=-3).clamp(-1, 1)
+COLOUR_CHANNELS = (5, 2)  # (inputs, outputs) of a colourisation RTN
+
+
+def is_colour_model(config) -> bool:
+    """Does an RTNConfig describe a colourisation network (rather than restoration)?"""
+    return (config.in_channels, config.out_channels) == COLOUR_CHANNELS
+
+
+def network_input(lightness: torch.Tensor, hint_ab: torch.Tensor, match_conf: torch.Tensor,
+                  warp_conf: torch.Tensor) -> torch.Tensor:
+    """(..., C, H, W) L (0..100), hint ab (Lab units), confidences (0..1) -> the colour RTN's
+    input (..., 5, H, W) in [-1, 1]: hint a, hint b, L, matching and warping confidence."""
+    return torch.cat([hint_ab / AB_SCALE, lightness / 50 - 1, match_conf * 2 - 1, warp_conf * 2 - 1],
+                     dim=-3).clamp(-1, 1)

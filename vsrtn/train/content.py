@@ -165,26 +165,28 @@ def folder_sources(root: Path) -> list[Path]:
 
 
 def folder_clip(source: Path, rng: np.random.Generator, frames: int, size: int,
-                cache: dict[Path, list] | None = None) -> np.ndarray:
-    """A random run of `frames` consecutive frames from a video or frame folder, randomly cropped."""
+                cache: dict[Path, list] | None = None, colour: bool = False) -> np.ndarray:
+    """A random run of `frames` consecutive frames from a video or frame folder, randomly cropped
+    (gray (T, S, S), or RGB (T, S, S, 3) with `colour`)."""
     cache = {} if cache is None else cache
     if source not in cache:
         if source.is_dir():
             cache[source] = sorted(f for f in source.iterdir() if f.suffix.lower() in IMAGE_EXTS)
         else:
-            from vsrtn.io import read_gray
+            from vsrtn.io import read_gray, read_rgb
 
-            cache[source] = read_gray(source)
+            cache[source] = (read_rgb if colour else read_gray)(source)
     items = cache[source]
     start = int(rng.integers(0, max(1, len(items) - frames + 1)))
-    seq = [load_gray(x) if isinstance(x, Path) else x for x in items[start:start + frames]]
+    load = load_rgb if colour else load_gray
+    seq = [load(x) if isinstance(x, Path) else x for x in items[start:start + frames]]
     while len(seq) < frames:  # short sources are mirrored in time
         seq = seq + seq[::-1][1:] if len(seq) > 1 else seq * frames
     seq = np.stack(seq[:frames])
-    h, w = seq.shape[1:]
+    h, w = seq.shape[1:3]
     if min(h, w) < size:
         f = size / min(h, w)
         seq = np.stack([cv2.resize(x, (math.ceil(w * f), math.ceil(h * f))) for x in seq])
-        h, w = seq.shape[1:]
+        h, w = seq.shape[1:3]
     y, x = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
     return seq[:, y:y + size, x:x + size].copy()

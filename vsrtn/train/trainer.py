@@ -87,24 +87,32 @@ class ClipSampler:
 
 
 class ColorSampler:
-    """Colourisation samples: a colour photograph under camera motion and a colour reference,
-    either the clip's first frame (a keyframe tied to that frame) or a nearby view of the same
-    photograph that is not in the clip (matched by content only). Pure function of (seed, k)."""
+    """Colourisation samples: a colour photograph under camera motion (or a run of the user's colour
+    videos / frame folders) and a colour reference: the clip's first frame (a keyframe tied to
+    that frame) or a view a few frames before the clip (matched by content only).
+    Sample k is a pure function of (seed, k)."""
 
     extra = 3  # frames between an untied reference and the clip
 
     def __init__(self, cfg: TrainConfig, cache: Path, log=print) -> None:
-        if cfg.data:
-            raise ValueError("train: colourisation trains on the photographs; --data is supported for restoration")
-        photos = [content.load_rgb(p) for p in content.build_photos(cache, log)]
-        self.photos = [p for p in photos if _colourful(p)]  # gray photographs teach no colour
         self.cfg = cfg
+        self.sources = self.photos = None
+        if cfg.data:
+            self.sources = content.folder_sources(Path(cfg.data))
+        else:
+            photos = [content.load_rgb(p) for p in content.build_photos(cache, log)]
+            self.photos = [p for p in photos if _colourful(p)]  # gray photographs teach no colour
+        self._frames_cache: dict = {}
 
     def sample(self, k: int, frames: int) -> tuple[np.ndarray, np.ndarray, int | None]:
         """(clip (T, S, S, 3) RGB, reference (S, S, 3) RGB, index of the clip frame it shows or None)."""
         rng = np.random.default_rng([self.cfg.seed, k])
-        photo = self.photos[int(rng.integers(len(self.photos)))]
-        clip = content.camera_clip(photo, rng, frames + self.extra, self.cfg.crop)
+        if self.photos is not None:
+            photo = self.photos[int(rng.integers(len(self.photos)))]
+            clip = content.camera_clip(photo, rng, frames + self.extra, self.cfg.crop)
+        else:
+            src = self.sources[int(rng.integers(len(self.sources)))]
+            clip = content.folder_clip(src, rng, frames + self.extra, self.cfg.crop, self._frames_cache, colour=True)
         ref = clip[0]
         tied = rng.random() < self.cfg.tied_reference
         clip = clip[:frames] if tied else clip[self.extra:]
@@ -151,7 +159,9 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device)
         self.model = RTN(self._model_config()).to(self.device).train()
-        self.color = self.model.config.in_channels == 4 and self.model.config.out_channels == 2
+        from vsrtn.models.colorize import is_colour_model
+
+        self.color = is_colour_model(self.model.config)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
         self.disc = self.opt_d = None
         if cfg.gan > 0:
@@ -260,25 +270,21 @@ class Trainer:
     def _color_loss(self, stats: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(loss, output RGB, target RGB) of one colourisation batch; RGB clips (B, T, 3, H, W) in [-1, 1]."""
         from vsrtn.color import AB_SCALE, gray_to_lightness, lab_to_rgb, rgb_to_lab
-        from vsrtn.models.colorize import colour_hints, network_input
+        from vsrtn.models.colorize import ReferenceSet, colour_hints, network_input
 
         c = self.cfg
         frames = self._frames()
         items = [self.sampler.sample(self.step * c.batch + b, frames) for b in range(c.batch)]
         rgb = torch.from_numpy(np.stack([i[0] for i in items])).permute(0, 1, 4, 2, 3).to(self.device)
-        refs = torch.from_numpy(np.stack([i[1] for i in items])).permute(0, 3, 1, 2).to(self.device)
+        refs = ReferenceSet.from_rgb(torch.from_numpy(np.stack([i[1] for i in items])).permute(0, 3, 1, 2),
+                                     self.matcher)
         kr, kb = 0.2126, 0.0722  # the film's luma: BT.709, as the plugin reads gray clips
-        luma = lambda t: kr * t[..., 0:1, :, :] + (1 - kr - kb) * t[..., 1:2, :, :] + kb * t[..., 2:3, :, :]  # noqa: E731
-        gray = luma(rgb)
+        gray = kr * rgb[:, :, 0:1] + (1 - kr - kb) * rgb[:, :, 1:2] + kb * rgb[:, :, 2:3]
         light = gray_to_lightness(gray)
         ab = rgb_to_lab(rgb)[:, :, 1:]
-        ref_ab = rgb_to_lab(refs)[:, 1:]
-        ref_feats = self.matcher.features(luma(refs))
-        hints = [colour_hints(self.matcher, gray[b], [0 if p == items[b][2] else None for p in range(frames)],
-                              [[0]] * frames, ref_ab[b:b + 1], ref_feats[b:b + 1]) for b in range(c.batch)]
-        hint = torch.stack([h for h, _ in hints])
-        conf = torch.stack([q for _, q in hints])
-        out_ab = self.model(network_input(light, hint, conf))
+        hints = [colour_hints(self.matcher, gray[b].cpu(), [[b]] * frames, refs) for b in range(c.batch)]
+        hint, match_conf, warp_conf = (torch.stack([h[i] for h in hints]).to(self.device) for i in range(3))
+        out_ab = self.model(network_input(light, hint, match_conf, warp_conf))
         loss = F.l1_loss(out_ab, ab / AB_SCALE)
         stats["l1"] = loss.item()
         target = lab_to_rgb(torch.cat([light, ab], 2)).mul(2).sub(1)

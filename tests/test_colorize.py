@@ -1,0 +1,317 @@
+"""Colourisation: colour conversions, reference choice, the engine, the plugin, the command, training."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+import vapoursynth as vs
+
+from conftest import moving_clip, tiny_model
+from vsrtn.color import (chroma_to_unit, gray_to_lightness, lab_to_rgb, luma_ab_to_rgb, rgb_to_lab, rgb_to_ycbcr,
+                         unit_to_chroma, ycbcr_to_rgb)
+from vsrtn.colorize import ColorEngine, Reference, fit_reference, references_for_window
+from vsrtn.engine import EngineSettings
+from vsrtn.windows import Window
+
+core = vs.core
+H, W = 40, 56
+
+
+def tiny_colour_model(seed: int = 0):
+    """A random colour RTN whose head is not zero, so the network visibly changes the hint."""
+    model = tiny_model(seed, in_channels=5, out_channels=2, guide_channel=2, output="linear")
+    torch.manual_seed(seed + 1)
+    torch.nn.init.normal_(model.head.out.weight, std=0.05)
+    return model
+
+
+@pytest.fixture(scope="module")
+def colour_weights(tmp_path_factory):
+    from vsrtn.weights import save_weights
+
+    path = tmp_path_factory.mktemp("w") / "tiny-colour.safetensors"
+    model = tiny_colour_model()
+    save_weights(model, path, {"config": model.config.to_dict()})
+    return path
+
+
+def coloured(gray: np.ndarray, hue: float) -> np.ndarray:
+    """An RGB keyframe with the gray frame's lightness and a strong colour that varies across it."""
+    ramp = np.linspace(0.5, 1.5, gray.shape[1], dtype=np.float32)[None, :].repeat(gray.shape[0], 0)
+    ab = np.stack([30 * np.cos(hue) * ramp, 30 * np.sin(hue) * ramp])
+    return luma_ab_to_rgb(gray, ab)
+
+
+# ---------------------------------------------------------------- conversions
+
+def test_lab_matches_opencv_and_round_trips():
+    rgb = np.random.default_rng(0).random((24, 32, 3), dtype=np.float32)
+    ours = rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)).permute(1, 2, 0).numpy()
+    assert np.abs(ours - cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)).max() < 0.5
+    back = lab_to_rgb(torch.from_numpy(ours).permute(2, 0, 1)).permute(1, 2, 0).numpy()
+    assert np.abs(back - rgb).max() < 1e-4
+
+
+def test_gray_has_no_colour_and_keeps_its_lightness():
+    y = np.linspace(0, 1, 50, dtype=np.float32).reshape(5, 10)
+    rgb = luma_ab_to_rgb(y, np.zeros((2, 5, 10), np.float32))
+    assert np.abs(rgb - y[..., None]).max() < 1e-4
+    lab = cv2.cvtColor(np.repeat(y[..., None], 3, -1), cv2.COLOR_RGB2Lab)
+    assert np.abs(gray_to_lightness(torch.from_numpy(y)).numpy() - lab[..., 0]).max() < 0.5
+
+
+@pytest.mark.parametrize("matrix", [1, 5, 9])
+def test_ycbcr_round_trip(matrix):
+    rgb = np.random.default_rng(1).random((8, 8, 3), dtype=np.float32)
+    assert np.abs(ycbcr_to_rgb(*rgb_to_ycbcr(rgb, matrix), matrix) - rgb).max() < 1e-5
+
+
+@pytest.mark.parametrize("bits,limited", [(8, True), (8, False), (10, True), (16, False)])
+def test_chroma_codes_round_trip(bits, limited):
+    c = np.linspace(-0.5, 0.5, 41, dtype=np.float32)
+    dtype = np.uint8 if bits == 8 else np.uint16
+    codes = unit_to_chroma(c, bits, False, limited, dtype)
+    assert codes[20] == (128 << (bits - 8) if limited else 1 << (bits - 1))  # zero chroma is the midpoint
+    step = 1 / ((224 << (bits - 8)) if limited else (1 << bits) - 1)
+    assert np.abs(chroma_to_unit(codes, bits, False, limited) - c).max() <= step
+
+
+# ---------------------------------------------------------------- reference choice
+
+def test_references_for_window_rules():
+    frames = (10, 11, 12, 13, 14, 15)
+    # Tied refs at 3 (before), 12 (inside), 20 and 30 (after); one free ref.
+    ref_frames = [3, 12, 20, 30, None]
+    assert references_for_window(frames, None, ref_frames) == [(0, 1, 2, 4)] * 6
+    # A cut at position 3 (frame 13): the first piece keeps the ref before, the second the one after.
+    cuts = [False, False, False, True, False, False]
+    assert references_for_window(frames, cuts, ref_frames) == [(0, 1, 4)] * 3 + [(2, 4)] * 3
+    # Mirrored clip start: frames run backwards, nothing lies before frame 0.
+    assert references_for_window((2, 1, 0, 1, 2), None, [0, 9]) == [(0, 1)] * 5
+    assert references_for_window((4, 5), None, [None]) == [(0,)] * 2
+
+
+def test_fit_reference_resizes_to_the_clip():
+    out = fit_reference(np.random.default_rng(0).random((80, 100, 3), dtype=np.float32), 56, 40)
+    assert out.shape == (40, 56, 3) and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
+
+
+# ---------------------------------------------------------------- engine
+
+def engine(model, refs, window=4, context=2):
+    return ColorEngine(model, "cpu", EngineSettings(window=window, context=context), refs)
+
+
+def test_tied_frame_gets_its_keyframe_colour_with_an_untrained_model():
+    from vsrtn.models.config import COLOR_COMPACT
+    from vsrtn.models.rtn import RTN
+
+    clip = moving_clip(6, H, W)
+    key = coloured(clip[0], 0.5)
+    e = engine(RTN(COLOR_COMPACT).eval(), [Reference(key, 0)])
+    ab = next(iter(e.run_clip(iter(clip), 6)))
+    want = rgb_to_lab(torch.from_numpy(key).permute(2, 0, 1))[1:].numpy()
+    # The identity-initialised network passes the hint through; the keyframe warps onto its own
+    # frame with (near) zero flow.
+    assert np.abs(ab - want).mean() < 1.0
+
+
+def test_engine_output_is_independent_of_window_order():
+    clip = moving_clip(10, H, W)
+    e = engine(tiny_colour_model(), [Reference(coloured(clip[0], 0.5), 0), Reference(coloured(clip[9], 2.0), None)])
+    plan = e.plan(10)
+    forward = [e.run_window([clip[i] for i in w.frames], w) for w in plan]
+    backward = [e.run_window([clip[i] for i in w.frames], w) for w in reversed(list(plan))][::-1]
+    for a, b in zip(forward, backward):
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    streamed = list(e.run_clip(iter(clip), 10))
+    assert all(np.array_equal(x, y) for x, y in zip(streamed, [f for win in forward for f in win]))
+
+
+def test_colour_never_crosses_a_cut():
+    clip = moving_clip(8, H, W)
+    win = Window(0, 8, tuple(range(8)), 0)
+    cuts = [False] * 4 + [True] + [False] * 3
+    second_shot = Reference(coloured(clip[4], 3.0), 4)
+    runs = []
+    for hue in (0.5, 2.5):  # only the first shot's keyframe changes
+        e = engine(tiny_colour_model(), [Reference(coloured(clip[0], hue), 0), second_shot], window=8, context=0)
+        runs.append(e.run_window(list(clip), win, cuts))
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][4:], runs[1][4:]))
+    assert not np.array_equal(runs[0][0], runs[1][0])
+
+
+def test_engine_refuses_restoration_weights():
+    from vsrtn.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="colourisation weights"):
+        engine(tiny_model(), [Reference(np.zeros((H, W, 3), np.float32), 0)])
+
+
+# ---------------------------------------------------------------- plugin
+
+def gray_clip(fmt=vs.GRAY8, n=8):
+    frames = moving_clip(n, H, W)
+    clip = core.std.BlankClip(format=fmt, width=W, height=H, length=n)
+    fmt = clip.format
+    peak = (1 << fmt.bits_per_sample) - 1
+
+    def put(n, f):
+        out, k = f.copy(), n
+        luma = frames[k] if fmt.sample_type == vs.FLOAT else np.rint(frames[k] * peak)
+        for p in range(fmt.num_planes):
+            plane = np.asarray(out[p])
+            if p == 0 or fmt.color_family == vs.RGB:
+                np.copyto(plane, luma.astype(plane.dtype))
+            else:  # neutral chroma
+                plane[:] = 0 if fmt.sample_type == vs.FLOAT else 1 << (fmt.bits_per_sample - 1)
+        return out
+
+    return clip.std.ModifyFrame(clip, put), frames
+
+
+@pytest.fixture(scope="module")
+def key_png(tmp_path_factory):
+    path = tmp_path_factory.mktemp("k") / "key.png"
+    rgb = coloured(moving_clip(8, H, W)[0], 0.5)
+    cv2.imwrite(str(path), cv2.cvtColor(np.rint(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+    return path
+
+
+@pytest.mark.parametrize("fmt,out_name", [(vs.GRAY8, "YUV444P8"), (vs.YUV420P10, "YUV420P10"),
+                                          (vs.GRAY16, "YUV444P16"), (vs.GRAYS, "YUV444PS")])
+def test_colorize_keeps_luma_bit_exact_and_adds_chroma(fmt, out_name, colour_weights, key_png):
+    import vsrtn
+
+    clip, _ = gray_clip(fmt)
+    out = vsrtn.Colorize(clip, str(key_png), ref_frames=[0], weights=str(colour_weights), device="cpu",
+                         window=4, context=2)
+    assert out.format.name == out_name and out.num_frames == clip.num_frames
+    for n in (0, 5):
+        f, src = out.get_frame(n), clip.get_frame(n)
+        assert np.array_equal(np.asarray(f[0]), np.asarray(src[0]))
+        mid = 0.0 if fmt == vs.GRAYS else 1 << (out.format.bits_per_sample - 1)
+        assert np.abs(np.asarray(f[1]).astype(np.float64) - mid).mean() > (0.01 if fmt == vs.GRAYS else 2)
+        assert f.props["vsrtn_references"] == 1 and f.props["_Matrix"] == 1
+
+
+def test_colorize_rgb_output_reference_clip_and_request_order(colour_weights):
+    import vsrtn
+
+    clip, frames = gray_clip(vs.GRAY8, 10)
+    keys = np.stack([coloured(frames[0], 0.5), coloured(frames[9], 2.0)])
+    ref = core.std.BlankClip(format=vs.RGBS, width=W, height=H, length=2)
+    ref = ref.std.ModifyFrame(ref, lambda n, f: _fill_rgb(f, keys[n]))  # noqa: E731
+    kw = dict(ref=ref, ref_frames=[0, 9], weights=str(colour_weights), device="cpu", window=4, context=2)
+    rgb = vsrtn.Colorize(clip, output="rgb", **kw)
+    assert rgb.format.name == "RGB24"
+    linear = [np.stack([np.asarray(rgb.get_frame(n)[p]) for p in range(3)]) for n in range(10)]
+    again = vsrtn.Colorize(clip, output="rgb", **kw)
+    for n in [7, 2, 9, 0, 5, 3, 1, 8, 6, 4]:
+        assert np.array_equal(np.stack([np.asarray(again.get_frame(n)[p]) for p in range(3)]), linear[n])
+    # The keyframe's frame shows the keyframe's colour (within the tiny model's correction).
+    assert np.abs(linear[0].transpose(1, 2, 0) / 255.0 - keys[0]).mean() < 0.08
+
+
+def _fill_rgb(frame, rgb):
+    out = frame.copy()
+    for p in range(3):
+        np.copyto(np.asarray(out[p]), rgb[..., p])
+    return out
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(ref="/nonexistent/key.png"), "'ref' must be readable colour image files"),
+    (dict(ref=42), "'ref' must be a colour clip, an image file or a list of image files"),
+    (dict(ref_frames=[99]), "'ref_frames' must be frame numbers in 0..7"),
+    (dict(ref_frames=[0, 1]), "'ref_frames' must be one frame number per reference"),
+    (dict(output="lab"), "'output' must be 'yuv', 'rgb' or None"),
+    (dict(weights="rtn-compact"), "'weights' must be colourisation weights"),
+])
+def test_colorize_errors_at_evaluation(kwargs, message, colour_weights, key_png):
+    import vsrtn
+
+    clip, _ = gray_clip()
+    kw = {"ref": str(key_png), "weights": str(colour_weights), "device": "cpu", **kwargs}
+    with pytest.raises(vs.Error, match=r"^vsrtn\.Colorize: " + message.replace("(", r"\(").replace(".", r"\.")):
+        vsrtn.Colorize(clip, **kw)
+
+
+def test_colorize_refuses_a_gray_reference_clip(colour_weights):
+    import vsrtn
+
+    clip, _ = gray_clip()
+    with pytest.raises(vs.Error, match="'ref' must be a colour"):
+        vsrtn.Colorize(clip, clip, weights=str(colour_weights))
+
+
+# ---------------------------------------------------------------- command
+
+def test_colorize_command_keeps_luma_and_audio(tmp_path, colour_weights, key_png):
+    from vsrtn.cli import parse_reference
+
+    assert parse_reference("a@b.png@12") == ("a@b.png", 12) and parse_reference("k.png") == ("k.png", None)
+    src, dst = tmp_path / "bw.mkv", tmp_path / "colour.mkv"
+    frames = moving_clip(8, H, W)
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("ffv1", rate=24)
+        v.width, v.height, v.pix_fmt = W, H, "gray"
+        a = c.add_stream("pcm_s16le", rate=8000, layout="mono")
+        for f in frames:
+            for p in v.encode(av.VideoFrame.from_ndarray(np.rint(f * 255).astype(np.uint8), format="gray")):
+                c.mux(p)
+        samples = (np.sin(np.arange(2667) / 5) * 8000).astype(np.int16)[None]
+        af = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+        af.sample_rate = 8000
+        for p in a.encode(af):
+            c.mux(p)
+        for s in (v, a):
+            for p in s.encode(None):
+                c.mux(p)
+    cmd = [sys.executable, "-m", "vsrtn.cli", "colorize", str(src), str(dst), "--ref", f"{key_png}@0",
+           "--weights", str(colour_weights), "--device", "cpu", "--encoder", "ffv1", "--window", "4", "-q"]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    with av.open(str(dst)) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "yuv444p" and len(c.streams.audio) == 1
+        out = [f for f in c.decode(video=0)]
+    assert len(out) == 8
+    for f, g in zip(out, frames):
+        assert np.array_equal(f.to_ndarray()[0], np.rint(g * 255).astype(np.uint8))  # luma untouched
+    assert np.abs(out[0].to_ndarray()[1].astype(int) - 128).mean() > 2  # chroma added
+    bad = subprocess.run(cmd[:7] + [f"{key_png}@50"] + cmd[8:] + ["--overwrite"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "frame 50 is past the end" in bad.stderr
+
+
+# ---------------------------------------------------------------- training
+
+def test_colour_training_runs_resumes_and_exports(tmp_path):
+    from vsrtn.models.colorize import is_colour_model
+    from vsrtn.train.trainer import ColorSampler, Trainer, TrainConfig
+    from vsrtn.weights import load_model
+
+    seq = tmp_path / "data" / "000"
+    seq.mkdir(parents=True)
+    big = cv2.GaussianBlur(np.random.default_rng(0).random((64, 120, 3), dtype=np.float32), (0, 0), 2)
+    for i in range(12):
+        cv2.imwrite(str(seq / f"{i:05d}.png"), np.rint(big[:, i:i + 64] * 255 / big.max()).astype(np.uint8))
+    cfg = TrainConfig(model="color-compact", frames=(3, 4), crop=32, batch=2, iters=2, perceptual=0.0,
+                      mask_supervision=0.0, data=str(tmp_path / "data"), log_every=1, checkpoint_every=1)
+    clip, ref, index = ColorSampler(cfg, tmp_path).sample(3, 4)
+    again = ColorSampler(cfg, tmp_path).sample(3, 4)
+    assert clip.shape == (4, 32, 32, 3) and ref.shape == (32, 32, 3) and np.array_equal(clip, again[0])
+    assert index is None or np.array_equal(clip[index], ref)
+    run = tmp_path / "run"
+    t = Trainer(cfg, run, tmp_path, log=lambda m: None)
+    t.run()
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["iter"] for r in records] == [1, 2] and all(np.isfinite(r["loss"]) for r in records)
+    assert Trainer(cfg, run, tmp_path, log=lambda m: None).step == 2
+    res = t.export(tmp_path / "c.safetensors", None, "c", "python scripts/train.py ...")
+    assert is_colour_model(load_model(res["path"]).config)
