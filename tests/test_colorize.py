@@ -147,6 +147,20 @@ def test_colour_never_crosses_a_cut():
     assert not np.array_equal(runs[0][0], runs[1][0])
 
 
+def test_a_keyframe_of_other_content_is_dropped_for_a_frame():
+    from vsrtn.models.colorize import ReferenceMatcher, ReferenceSet, colour_hints
+
+    clip = moving_clip(4, H, W)
+    other = moving_clip(4, H, W, seed=7)[0]  # unrelated content
+    keys = torch.from_numpy(np.stack([coloured(clip[0], 0.5), coloured(other, 2.5)])).permute(0, 3, 1, 2)
+    matcher = ReferenceMatcher()
+    refs = ReferenceSet.from_rgb(keys, matcher)
+    gray = torch.from_numpy(clip[2:3])[:, None]
+    both = colour_hints(matcher, gray, [[0, 1]], refs)
+    alone = colour_hints(matcher, gray, [[0]], refs)
+    assert all(torch.equal(x, y) for x, y in zip(both, alone))
+
+
 def test_engine_refuses_restoration_weights():
     from vsrtn.errors import ArgumentError
 

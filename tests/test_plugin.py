@@ -188,6 +188,20 @@ def test_props_kept_and_provenance_added(tiny_weights):
     assert f.props["vsrtn_weights"] == tiny_weights and f.props["vsrtn_version"] == vsrtn.__version__
 
 
+def test_range_prop_decides_how_luma_is_read(tiny_weights):
+    from vsrtn.vs_plugin import RANGE_PROP, _frame_range_limited
+
+    src = textured(vs.YUV420P8, length=3)
+    fmt = src.format
+    full = src.std.SetFrameProps(**{RANGE_PROP: vs.RANGE_FULL})
+    limited = src.std.SetFrameProps(**{RANGE_PROP: vs.RANGE_LIMITED})
+    assert not _frame_range_limited(full.get_frame(0), fmt)
+    assert _frame_range_limited(limited.get_frame(0), fmt) and _frame_range_limited(src.get_frame(0), fmt)
+    # The same codes read as full or limited range are different pictures, so restore differently.
+    a, b = frames_of(restore(full, tiny_weights)), frames_of(restore(limited, tiny_weights))
+    assert not np.array_equal(a[0][0], b[0][0])
+
+
 def test_scene_cut_props_and_detector_isolate_shots(tiny_weights):
     a = textured(length=10, cut_at=5, seed=1)
     b = textured(length=10, cut_at=5, seed=1).std.Trim(0, 4) + textured(length=10, seed=9).std.Trim(5, 9)

@@ -29,6 +29,7 @@ TEMPERATURE = 0.01  # softmax temperature over cosine similarities
 _CHUNK = 4096  # query positions per similarity matrix (bounds memory to _CHUNK x reference positions)
 WARP_SIGMA = 0.05  # luma error (0..1) at which a warped keyframe's confidence has fallen to 1/e
 _DIS_MIN = 16
+KEEP_FRACTION = 0.5  # keyframes whose mean warping confidence is below this share of the best are dropped
 
 
 class ReferenceMatcher:
@@ -133,10 +134,14 @@ def colour_hints(matcher: ReferenceMatcher, gray: torch.Tensor, allowed: Sequenc
     ref_ab = F.interpolate(refs.ab, size=(h, w), mode="area") if refs.ab.shape[-2:] != (h, w) else refs.ab
     ref_luma = F.interpolate(refs.luma, size=(h, w), mode="area") if refs.luma.shape[-2:] != (h, w) else refs.luma
     for k, p in enumerate(todo):
-        rs = list(allowed[p])
-        m_ab, m_conf = matcher.match(feats[k], [refs.features[r] for r in rs], [ref_ab[r] for r in rs], (h, w))
         frame = gray[p, 0].cpu().numpy()
-        warps = [warp_reference(frame, ref_luma[r, 0].numpy(), ref_ab[r].numpy()) for r in rs]
+        warps = [warp_reference(frame, ref_luma[r, 0].numpy(), ref_ab[r].numpy()) for r in allowed[p]]
+        # Keyframes that line up far worse than the best one show something else (usually another
+        # shot): they are left out, so a neighbouring shot's colours do not leak in by matching.
+        fit = [float(c.mean()) for _, c in warps]
+        keep = [i for i, f in enumerate(fit) if f >= KEEP_FRACTION * max(fit)]
+        rs, warps = [allowed[p][i] for i in keep], [warps[i] for i in keep]
+        m_ab, m_conf = matcher.match(feats[k], [refs.features[r] for r in rs], [ref_ab[r] for r in rs], (h, w))
         weights = np.stack([c ** 4 + 1e-6 for _, c in warps])
         w_ab = np.sum([ab * wt for (ab, _), wt in zip(warps, weights)], axis=0) / weights.sum(0)
         w_conf = np.max([c for _, c in warps], axis=0)
