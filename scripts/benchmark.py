@@ -6,6 +6,8 @@ Modes:
   engine-compact-dis    the default engine: compact config, DIS flow, default windows
   engine-published-dis  published network size, DIS flow, our windows
   engine-published-raft published network size, RAFT (24 iterations), our windows
+  colorize-compact      the colourisation engine (compact colour model, default windows), one
+                        keyframe tied to frame 0 (warping + VGG matching + the colour RTN)
   published-procedure   the published test procedure re-created with our code: RAFT 24
                         iterations, windows of 20 frames with stride 10, zero state per window,
                         every frame computed twice (overlaps averaged)
@@ -26,7 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-MODES = ("engine-compact-dis", "engine-published-dis", "engine-published-raft", "published-procedure")
+MODES = ("engine-compact-dis", "engine-published-dis", "engine-published-raft", "published-procedure",
+         "colorize-compact")
 
 
 def synthetic_frames(n: int, h: int, w: int):
@@ -46,11 +49,11 @@ def synthetic_frames(n: int, h: int, w: int):
 def build_model(mode: str, device: str):
     import torch
 
-    from vsrtn.models.config import COMPACT, PUBLISHED, RTNConfig
+    from vsrtn.models.config import COLOR_COMPACT, COMPACT, PUBLISHED, RTNConfig
     from vsrtn.models.rtn import RTN
 
     torch.manual_seed(0)
-    cfg = {"engine-compact-dis": COMPACT,
+    cfg = {"engine-compact-dis": COMPACT, "colorize-compact": COLOR_COMPACT,
            "engine-published-dis": RTNConfig(**{**PUBLISHED.to_dict(), "flow": "dis"})}.get(mode, PUBLISHED)
     return RTN(cfg).eval().to(device)
 
@@ -102,6 +105,16 @@ def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str) -> d
     start = time.perf_counter()
     if mode == "published-procedure":
         out = published_procedure(model, frames, n, device, precision)
+    elif mode == "colorize-compact":
+        import numpy as np
+
+        from vsrtn.color import luma_ab_to_rgb
+        from vsrtn.colorize import ColorEngine, Reference
+
+        first = next(synthetic_frames(1, h, w))
+        key = luma_ab_to_rgb(first, np.stack([np.full((h, w), 20.0), np.full((h, w), -15.0)]).astype(np.float32))
+        engine = ColorEngine(model, device, EngineSettings(precision=precision, tile=None), [Reference(key, 0)])
+        out = engine.run_clip(frames, n)
     else:
         engine = Engine(model, device, EngineSettings(precision=precision, tile=None))
         out = engine.run_clip(frames, n)

@@ -33,6 +33,8 @@ def main() -> int:
     ap.add_argument("--mask-supervision", type=float, default=d.mask_supervision)
     ap.add_argument("--tied-reference", type=float, default=d.tied_reference,
                     help="colourisation: share of samples whose reference shows a clip frame")
+    ap.add_argument("--reference-gap", default=f"{d.reference_gap[0]},{d.reference_gap[1]}",
+                    help="colourisation: frames between an untied reference and the clip, e.g. 3,12")
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--data", default=None)
     ap.add_argument("--device", default=d.device)
@@ -48,7 +50,8 @@ def main() -> int:
     lo, hi = (int(v) for v in args.frames.split(","))
     cfg = TrainConfig(model=args.model, presets=args.presets.split(","), frames=(lo, hi), crop=args.crop,
                       batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
-                      mask_supervision=args.mask_supervision, tied_reference=args.tied_reference, seed=args.seed,
+                      mask_supervision=args.mask_supervision, tied_reference=args.tied_reference,
+                      reference_gap=tuple(int(v) for v in args.reference_gap.split(",")), seed=args.seed,
                       data=args.data, device=args.device)
     from vsrtn.assets import cache_dir
 
@@ -62,7 +65,8 @@ def main() -> int:
                 "--iters", str(c.iters), "--lr", str(c.lr), "--perceptual", str(c.perceptual), "--gan", str(c.gan),
                 "--mask-supervision", str(c.mask_supervision), "--seed", str(c.seed), "--device", c.device]
         if trainer.color:
-            argv += ["--tied-reference", str(c.tied_reference)]
+            argv += ["--tied-reference", str(c.tied_reference),
+                     "--reference-gap", f"{c.reference_gap[0]},{c.reference_gap[1]}"]
         if c.data:
             argv += ["--data", c.data]
         command = " ".join(shlex.quote(a) for a in argv)

@@ -5,31 +5,52 @@ import numpy as np
 import torch
 
 
+def _code_range(bits: int, limited: bool, chroma: bool) -> tuple[float, float]:
+    """(scale, offset) of integer codes: code = value * scale + offset, value in [0, 1] for luma
+    and [-0.5, 0.5] for chroma. Limited range: luma 16..235, chroma 16..240 at 8 bits (scaled)."""
+    if limited:
+        step = float(1 << (bits - 8))
+        return (224.0 * step, 128.0 * step) if chroma else (219.0 * step, 16.0 * step)
+    return float((1 << bits) - 1), float(1 << (bits - 1)) if chroma else 0.0
+
+
+def _to_unit(plane: np.ndarray, bits: int, is_float: bool, limited: bool, chroma: bool) -> np.ndarray:
+    x = np.asarray(plane, dtype=np.float32)
+    if is_float:
+        return x
+    scale, offset = _code_range(bits, limited, chroma)
+    return (x - offset) / scale
+
+
+def _to_codes(v: np.ndarray, bits: int, is_float: bool, limited: bool, dtype: np.dtype, chroma: bool) -> np.ndarray:
+    if is_float:
+        return np.asarray(v, dtype=dtype)
+    scale, offset = _code_range(bits, limited, chroma)
+    return np.clip(np.rint(v * scale + offset), 0, (1 << bits) - 1).astype(dtype)
+
+
 def luma_to_unit(plane: np.ndarray, bits: int, is_float: bool, limited: bool) -> np.ndarray:
     """Plane of any VapourSynth sample type -> float32 in [0, 1] (full range).
 
     Integer limited-range luma (16..235 at 8 bits, scaled for higher depths) is stretched to full
     range, because the network was trained on full-range images.
     """
-    if is_float:
-        return np.asarray(plane, dtype=np.float32)
-    x = np.asarray(plane, dtype=np.float32)
-    if limited:
-        scale = float(1 << (bits - 8))
-        return (x - 16.0 * scale) / (219.0 * scale)
-    return x / float((1 << bits) - 1)
+    return _to_unit(plane, bits, is_float, limited, chroma=False)
 
 
 def unit_to_luma(y: np.ndarray, bits: int, is_float: bool, limited: bool, dtype: np.dtype) -> np.ndarray:
     """Inverse of `luma_to_unit`: rounded and clipped to the legal code range of the format."""
-    if is_float:
-        return np.asarray(y, dtype=dtype)
-    if limited:
-        scale = float(1 << (bits - 8))
-        code = y * (219.0 * scale) + 16.0 * scale
-    else:
-        code = y * float((1 << bits) - 1)
-    return np.clip(np.rint(code), 0, (1 << bits) - 1).astype(dtype)
+    return _to_codes(y, bits, is_float, limited, dtype, chroma=False)
+
+
+def chroma_to_unit(plane: np.ndarray, bits: int, is_float: bool, limited: bool) -> np.ndarray:
+    """Cb/Cr plane of any sample type -> float32 in [-0.5, 0.5]."""
+    return _to_unit(plane, bits, is_float, limited, chroma=True)
+
+
+def unit_to_chroma(c: np.ndarray, bits: int, is_float: bool, limited: bool, dtype: np.dtype) -> np.ndarray:
+    """Inverse of `chroma_to_unit`, rounded and clipped to the format's code range."""
+    return _to_codes(c, bits, is_float, limited, dtype, chroma=True)
 
 
 # ---------------------------------------------------------------- CIE Lab (sRGB primaries, D65)
@@ -108,29 +129,6 @@ def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, matrix: int) -> 
     b = y + 2 * (1 - kb) * cb
     g = (y - kr * r - kb * b) / (1 - kr - kb)
     return np.clip(np.stack([r, g, b], -1), 0, 1).astype(np.float32)
-
-
-def chroma_to_unit(plane: np.ndarray, bits: int, is_float: bool, limited: bool) -> np.ndarray:
-    """Cb/Cr plane of any sample type -> float32 in [-0.5, 0.5]."""
-    x = np.asarray(plane, dtype=np.float32)
-    if is_float:
-        return x
-    if limited:
-        scale = float(1 << (bits - 8))
-        return (x - 128.0 * scale) / (224.0 * scale)
-    return (x - float(1 << (bits - 1))) / float((1 << bits) - 1)
-
-
-def unit_to_chroma(c: np.ndarray, bits: int, is_float: bool, limited: bool, dtype: np.dtype) -> np.ndarray:
-    """Inverse of `chroma_to_unit`, rounded and clipped to the format's code range."""
-    if is_float:
-        return np.asarray(c, dtype=dtype)
-    if limited:
-        scale = float(1 << (bits - 8))
-        code = c * (224.0 * scale) + 128.0 * scale
-    else:
-        code = c * float((1 << bits) - 1) + float(1 << (bits - 1))
-    return np.clip(np.rint(code), 0, (1 << bits) - 1).astype(dtype)
 
 
 def luma_ab_to_rgb(y: np.ndarray, ab: np.ndarray) -> np.ndarray:

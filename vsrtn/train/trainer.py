@@ -50,6 +50,7 @@ class TrainConfig:
     gan: float = 0.0  # weight of the spatio-temporal PatchGAN hinge loss (0 = off)
     mask_supervision: float = 0.05  # weight of the soft-mask loss from the damage mask (0 = off)
     tied_reference: float = 0.7  # colourisation: share of samples whose reference shows a clip frame
+    reference_gap: tuple[int, int] = (3, 12)  # colourisation: frames between an untied reference and the clip
     seed: int = 0
     data: str | None = None  # a folder of videos / frame sequences instead of the photographs
     log_every: int = 20
@@ -89,10 +90,9 @@ class ClipSampler:
 class ColorSampler:
     """Colourisation samples: a colour photograph under camera motion (or a run of the user's colour
     videos / frame folders) and a colour reference: the clip's first frame (a keyframe tied to
-    that frame) or a view a few frames before the clip (matched by content only).
+    that frame) or a view `reference_gap` frames before the clip (reached by long-range flow and
+    content matching only).
     Sample k is a pure function of (seed, k)."""
-
-    extra = 3  # frames between an untied reference and the clip
 
     def __init__(self, cfg: TrainConfig, cache: Path, log=print) -> None:
         self.cfg = cfg
@@ -107,15 +107,16 @@ class ColorSampler:
     def sample(self, k: int, frames: int) -> tuple[np.ndarray, np.ndarray, int | None]:
         """(clip (T, S, S, 3) RGB, reference (S, S, 3) RGB, index of the clip frame it shows or None)."""
         rng = np.random.default_rng([self.cfg.seed, k])
+        gap = int(rng.integers(self.cfg.reference_gap[0], self.cfg.reference_gap[1] + 1))
         if self.photos is not None:
             photo = self.photos[int(rng.integers(len(self.photos)))]
-            clip = content.camera_clip(photo, rng, frames + self.extra, self.cfg.crop)
+            clip = content.camera_clip(photo, rng, frames + gap, self.cfg.crop)
         else:
             src = self.sources[int(rng.integers(len(self.sources)))]
-            clip = content.folder_clip(src, rng, frames + self.extra, self.cfg.crop, self._frames_cache, colour=True)
+            clip = content.folder_clip(src, rng, frames + gap, self.cfg.crop, self._frames_cache, colour=True)
         ref = clip[0]
         tied = rng.random() < self.cfg.tied_reference
-        clip = clip[:frames] if tied else clip[self.extra:]
+        clip = clip[:frames] if tied else clip[gap:]
         index = 0 if tied else None
         if rng.random() < 0.5:
             clip = clip[::-1].copy()
