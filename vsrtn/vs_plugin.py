@@ -239,40 +239,39 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
         func, "restore", preset, weights, device, device_index, fp16, window, context, tile, tile_overlap,
         num_streams, scene_change, sc_threshold)
     engine = Engine(model, device_, settings)
-    threshold = None if sc_threshold is None else float(sc_threshold)
     props = {"vsrtn_version": __version__, "vsrtn_weights": str(weights_name),
              "vsrtn_preset": str(preset), "vsrtn_window": settings.window, "vsrtn_context": settings.context}
-
-    def infer(win: Window, frames: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
-        lumas = [_luma(f, fmt) for f in frames]
-        return engine.run_window(lumas, win, _cut_flags(frames, win.frames, lumas, scene_change, threshold))
 
     def write(template: vs.VideoFrame, src: vs.VideoFrame, y: np.ndarray, win: Window) -> vs.VideoFrame:
         out = _write_luma(src, fmt, y)
         out.props.update({**props, "vsrtn_window_start": win.start})
         return out
 
-    return _windowed(clip, clip, engine, infer, write, num_streams)
+    return _windowed(clip, clip, engine, write, num_streams, scene_change, sc_threshold)
 
 
 def _windowed(clip: vs.VideoNode, template: vs.VideoNode, engine: Any,
-              infer: Callable[[Window, Sequence[vs.VideoFrame]], list[np.ndarray]],
               write: Callable[[vs.VideoFrame, vs.VideoFrame, np.ndarray, Window], vs.VideoFrame],
-              num_streams: int) -> vs.VideoNode:
+              num_streams: int, scene_change: bool, sc_threshold: float | None) -> vs.VideoNode:
     """A clip like `template` whose frame n is `write(template[n], clip[n], result, window)`, where
-    `result` is the engine's output for n from `infer(window, source frames of the window)`.
-    Each window is inferred once; at most `num_streams` at a time (a CUDA stream each)."""
+    `result` is the engine's `run_window` output for n, from the luma and cut flags of the
+    window's source frames. Each window runs once; at most `num_streams` at a time (a CUDA
+    stream each)."""
+    fmt = clip.format
+    threshold = None if sc_threshold is None else float(sc_threshold)
     plan = engine.plan(clip.num_frames)
     cache = WindowCache(capacity=2 * num_streams + 2)
     slots = threading.BoundedSemaphore(num_streams)
     streams = _stream_pool(engine.device, num_streams)
 
     def run(win: Window, frames: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
+        lumas = [_luma(f, fmt) for f in frames]
+        cuts = _cut_flags(frames, win.frames, lumas, scene_change, threshold)
         with slots:
             stream = streams.pop()
             try:
                 with _stream_context(stream):
-                    return infer(win, frames)
+                    return engine.run_window(lumas, win, cuts)
             finally:
                 streams.append(stream)
 
@@ -384,7 +383,6 @@ def Colorize(clip: vs.VideoNode, ref: Any, *, ref_frames: int | Sequence[int] | 
         func, "colorize", preset, weights, device, device_index, fp16, window, context, tile, tile_overlap,
         num_streams, scene_change, sc_threshold)
     engine = ColorEngine(model, device_, settings, references)
-    threshold = None if sc_threshold is None else float(sc_threshold)
     if output == "rgb":
         out_fmt = vs.core.query_video_format(vs.RGB, fmt.sample_type, fmt.bits_per_sample, 0, 0)
     elif fmt.color_family == vs.YUV:
@@ -395,10 +393,6 @@ def Colorize(clip: vs.VideoNode, ref: Any, *, ref_frames: int | Sequence[int] | 
     props = {"vsrtn_version": __version__, "vsrtn_weights": str(weights_name), "vsrtn_preset": str(preset),
              "vsrtn_window": settings.window, "vsrtn_context": settings.context, "vsrtn_references": len(references)}
 
-    def infer(win: Window, frames: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
-        lumas = [_luma(f, fmt) for f in frames]
-        return engine.run_window(lumas, win, _cut_flags(frames, win.frames, lumas, scene_change, threshold))
-
     def write(template_frame: vs.VideoFrame, src: vs.VideoFrame, ab: np.ndarray, win: Window) -> vs.VideoFrame:
         out = template_frame.copy()
         out.props.clear()
@@ -407,7 +401,7 @@ def Colorize(clip: vs.VideoNode, ref: Any, *, ref_frames: int | Sequence[int] | 
         out.props.update({**props, "vsrtn_window_start": win.start})
         return out
 
-    return _windowed(clip, template, engine, infer, write, num_streams)
+    return _windowed(clip, template, engine, write, num_streams, scene_change, sc_threshold)
 
 
 colorize = Colorize
