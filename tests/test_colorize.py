@@ -267,7 +267,14 @@ def test_colorize_refuses_a_gray_reference_clip(colour_weights):
 
 # ---------------------------------------------------------------- command
 
-def test_colorize_command_keeps_luma_and_audio(tmp_path, colour_weights, key_png):
+def _plane(frame: av.VideoFrame, index: int) -> np.ndarray:
+    from vsrtn.io import plane_array
+
+    return plane_array(frame, index)
+
+
+@pytest.mark.parametrize("pix_fmt,out_fmt", [("gray", "yuv444p"), ("yuv420p10le", "yuv420p10le")])
+def test_colorize_command_keeps_luma_and_audio(tmp_path, colour_weights, key_png, pix_fmt, out_fmt):
     from vsrtn.cli import parse_reference
 
     assert parse_reference("a@b.png@12") == ("a@b.png", 12) and parse_reference("k.png") == ("k.png", None)
@@ -275,10 +282,11 @@ def test_colorize_command_keeps_luma_and_audio(tmp_path, colour_weights, key_png
     frames = moving_clip(8, H, W)
     with av.open(str(src), "w") as c:
         v = c.add_stream("ffv1", rate=24)
-        v.width, v.height, v.pix_fmt = W, H, "gray"
+        v.width, v.height, v.pix_fmt = W, H, pix_fmt
         a = c.add_stream("pcm_s16le", rate=8000, layout="mono")
         for f in frames:
-            for p in v.encode(av.VideoFrame.from_ndarray(np.rint(f * 255).astype(np.uint8), format="gray")):
+            gray = av.VideoFrame.from_ndarray(np.rint(f * 255).astype(np.uint8), format="gray")
+            for p in v.encode(gray.reformat(format=pix_fmt)):
                 c.mux(p)
         samples = (np.sin(np.arange(2667) / 5) * 8000).astype(np.int16)[None]
         af = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
@@ -292,13 +300,16 @@ def test_colorize_command_keeps_luma_and_audio(tmp_path, colour_weights, key_png
            "--weights", str(colour_weights), "--device", "cpu", "--encoder", "ffv1", "--window", "4", "-q"]
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+    with av.open(str(src)) as c:
+        before = [f for f in c.decode(video=0)]
     with av.open(str(dst)) as c:
-        assert c.streams.video[0].codec_context.pix_fmt == "yuv444p" and len(c.streams.audio) == 1
+        assert c.streams.video[0].codec_context.pix_fmt == out_fmt and len(c.streams.audio) == 1
         out = [f for f in c.decode(video=0)]
     assert len(out) == 8
-    for f, g in zip(out, frames):
-        assert np.array_equal(f.to_ndarray()[0], np.rint(g * 255).astype(np.uint8))  # luma untouched
-    assert np.abs(out[0].to_ndarray()[1].astype(int) - 128).mean() > 2  # chroma added
+    for f, g in zip(out, before):
+        assert np.array_equal(_plane(f, 0), _plane(g, 0))  # luma untouched, bit for bit
+    mid = 128 if out_fmt == "yuv444p" else 512
+    assert np.abs(_plane(out[0], 1).astype(int) - mid).mean() > 2  # chroma added
     bad = subprocess.run(cmd[:7] + [f"{key_png}@50"] + cmd[8:] + ["--overwrite"], capture_output=True, text=True)
     assert bad.returncode == 2 and "frame 50 is past the end" in bad.stderr
 
