@@ -251,6 +251,22 @@ def markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
+def summary(res: dict) -> dict:
+    """The evaluation numbers kept in the weights' manifest entry: medium-preset means per method
+    over the synthetic clips, and per-method means over the real films."""
+    out = {"command": res["command"], "medium": {}, "real": {}}
+    for r in res["synthetic"]:
+        if r["preset"] == "medium":
+            out["medium"].setdefault(r["method"], []).append(r)
+    out["medium"] = {m: {k: round(float(np.mean([r[k] for r in rows])), 4) for k in ("psnr", "ssim", "lpips", "ewarp")}
+                     for m, rows in out["medium"].items()}
+    for r in res["real"]:
+        out["real"].setdefault(r["method"], []).append(r)
+    out["real"] = {m: {k: round(float(np.mean([r[k] for r in rows])), 3) for k in ("niqe", "brisque")}
+                   for m, rows in out["real"].items()}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default="rtn-compact")
@@ -264,11 +280,17 @@ def main() -> int:
     ap.add_argument("--figure", default="docs/img/real_before_after.png")
     ap.add_argument("--markdown", default=None, help="write the report here (e.g. docs/QUALITY.md)")
     ap.add_argument("--report-only", action="store_true", help="rewrite --markdown from an existing --json")
+    ap.add_argument("--manifest", default=None, help="record the summary in the weights' entry of this manifest")
     args = ap.parse_args()
+    from vsrtn.weights import record_evaluation
+
     if args.report_only:
         results = json.loads(Path(args.json).read_text())
         results.setdefault("weights_training", weights_training(results["settings"]["weights"]))
-        write_section(Path(args.markdown), "restoration", markdown(results))
+        if args.markdown:
+            write_section(Path(args.markdown), "restoration", markdown(results))
+        if args.manifest:
+            record_evaluation(args.manifest, results["settings"]["weights"], summary(results))
         return 0
     t0 = time.time()
     results = {"synthetic": [], "real": [], "settings": vars(args),
@@ -322,6 +344,8 @@ def main() -> int:
     if args.markdown:
         write_section(Path(args.markdown), "restoration", markdown(results))
         log(f"wrote {args.markdown}")
+    if args.manifest:
+        record_evaluation(args.manifest, args.weights, summary(results))
     return 0
 
 

@@ -138,6 +138,7 @@ def main() -> int:
     ap.add_argument("--max-frames", type=int, default=60)
     ap.add_argument("--json", default="out/quality_color.json")
     ap.add_argument("--markdown", default=None, help="update the colourisation section of this file")
+    ap.add_argument("--manifest", default=None, help="record the summary in the weights' entry of this manifest")
     args = ap.parse_args()
     from evaluate import weights_training, write_section  # the restoration evaluation, beside this script
 
@@ -170,6 +171,12 @@ def main() -> int:
     if args.markdown:
         write_section(Path(args.markdown), "colourisation", markdown(res))
         log(f"updated {args.markdown}")
+    if args.manifest:
+        from vsrtn.weights import record_evaluation
+
+        means = {m: {k: round(float(np.mean([c["methods"][m][k] for c in res["clips"].values()])), 5)
+                     for k in ("psnr", "ssim", "lpips", "cdc")} for m in ("ab copy", "DIS chain", "vsrtn")}
+        record_evaluation(args.manifest, args.weights, {"command": res["command"], "mean over clips": means})
     return 0
 
 

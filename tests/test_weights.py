@@ -101,3 +101,17 @@ def test_convert_command_reports_errors(tmp_path):
     assert res.returncode == 2
     assert "vsrtn convert: error:" in res.stderr and "none.pth" in res.stderr
     assert not (tmp_path / "o.safetensors").exists()
+
+
+def test_presets_name_shipped_weights_of_the_right_kind():
+    """A fresh clone restores and colours with the presets' defaults: the weights they name are in
+    the repository's manifest, at most 20 MB, load with a verified checksum, and are the right kind."""
+    from vsrtn.models.colorize import is_colour_model
+    from vsrtn.presets import available, load_preset
+
+    for name in available():
+        preset = load_preset(name)
+        for section, colour in (("restore", False), ("colorize", True)):
+            entry = weights.find_weights(preset[section]["weights"])
+            assert entry.path.stat().st_size <= 20 * 2**20
+            assert is_colour_model(weights.load_model(entry.name).config) == colour

@@ -253,6 +253,16 @@ def add_to_manifest(manifest: str | os.PathLike, name: str, weights_path: str | 
     return WeightsEntry(name, manifest.parent / rel, sha256, entries[name])
 
 
+def record_evaluation(manifest: str | os.PathLike, name: str, evaluation: dict[str, Any]) -> None:
+    """Store the evaluation summary of the weights `name` in their manifest entry."""
+    manifest = Path(manifest)
+    entries = read_manifest(manifest)
+    if name not in entries:
+        raise WeightsError(f"{manifest} has no entry '{name}' to record an evaluation for")
+    entries[name]["evaluation"] = evaluation
+    _atomic_write(manifest, (json.dumps({"weights": entries}, indent=2, sort_keys=True) + "\n").encode())
+
+
 def convert_published(src: str | os.PathLike, dst: str | os.PathLike, name: str | None = None,
                       manifest: str | os.PathLike | None = None) -> WeightsEntry:
     """Convert a published checkpoint to our format; optionally record it in a manifest."""
