@@ -6,7 +6,7 @@ before/after strip (one row per shot) and optionally the coloured video.
 Each keyframe is tied to the excerpt frame whose luma it matches best (the keyframes' file names
 count frames of the whole film); shot cuts are found by the in-house detector (sc_threshold).
 
-  python scripts/demo_colorize.py --out docs/img/colorize_a_bomb.png [--video out/a_bomb_colour.mkv]
+  python scripts/demo_colorize.py --out docs/img/colorize_a_bomb.jpg [--video out/a_bomb_colour.mkv]
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def best_frames(keyframes: list[np.ndarray], lumas: list[np.ndarray]) -> list[in
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--weights", default=None, help="colourisation weights (default: the preset's)")
-    ap.add_argument("--out", default="docs/img/colorize_a_bomb.png")
+    ap.add_argument("--out", default="docs/img/colorize_a_bomb.jpg")
     ap.add_argument("--video", default=None, help="also encode the coloured clip here (FFV1 .mkv)")
     ap.add_argument("--sc-threshold", type=float, default=0.12)
     args = ap.parse_args()
@@ -74,7 +74,7 @@ def main() -> int:
         rows.append(np.concatenate([gray[0], picture(key), gray[1], picture(later)], 1))
     strip = np.concatenate(rows, 0)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(args.out, cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(args.out, cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
     print(f"demo_colorize: wrote {args.out} (columns: film at the keyframe, coloured, film 15 frames "
           "later, coloured)", file=sys.stderr)
     if args.video:
