@@ -131,6 +131,12 @@ def ycbcr_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray, matrix: int) -> 
     return np.clip(np.stack([r, g, b], -1), 0, 1).astype(np.float32)
 
 
+def rgb_luma(rgb: torch.Tensor, matrix: int = DEFAULT_MATRIX) -> torch.Tensor:
+    """(..., 3, H, W) R'G'B' -> (..., 1, H, W) luma Y' of `matrix` (BT.709 by default)."""
+    kr, kb = luma_coefficients(matrix)
+    return kr * rgb[..., 0:1, :, :] + (1 - kr - kb) * rgb[..., 1:2, :, :] + kb * rgb[..., 2:3, :, :]
+
+
 def luma_ab_to_rgb(y: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Gray luma (H, W) in [0, 1] with colour ab (2, H, W) -> R'G'B' (H, W, 3) in [0, 1]."""
     light = gray_to_lightness(torch.tensor(y, dtype=torch.float32))  # a copy: frames may be read-only

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vsrtn.color import AB_SCALE, rgb_to_lab
+from vsrtn.color import AB_SCALE, rgb_luma, rgb_to_lab
 
 MATCH_MAX_SIDE = 512  # frames are matched at most this large: bounded cost at any clip size
 TEMPERATURE = 0.01  # softmax temperature over cosine similarities
@@ -96,7 +96,7 @@ class ReferenceSet:
     def from_rgb(cls, rgb: torch.Tensor, matcher: ReferenceMatcher) -> "ReferenceSet":
         """From keyframes (R,3,H,W) R'G'B' in [0, 1] at the clip's size."""
         rgb = rgb.float()
-        luma = (0.2126 * rgb[:, 0:1] + 0.7152 * rgb[:, 1:2] + 0.0722 * rgb[:, 2:3]).cpu()
+        luma = rgb_luma(rgb).cpu()
         return cls(rgb_to_lab(rgb)[:, 1:].cpu(), luma, matcher.features(luma))
 
 

@@ -4,7 +4,7 @@ Restoration: clean clips come from photographs moved by a synthetic camera (or t
 videos); each sample is degraded on the fly by the degradation model with a preset drawn at
 random (or one fixed preset) and a fresh seed. Loss: L1 + VGG16 perceptual (+ optional
 spatio-temporal PatchGAN hinge loss and soft-mask supervision from the damage mask).
-Colourisation (a model with 4 inputs and 2 outputs, e.g. `color-compact`): colour photographs
+Colourisation (a colour config, 5 inputs and 2 outputs, e.g. `color-compact`): colour photographs
 under camera motion, the clip's luma as input and a colour reference; loss L1 on ab + perceptual
 on RGB (+ optional PatchGAN on RGB). Everything is seeded; a run resumes from its last checkpoint.
 """
@@ -270,7 +270,7 @@ class Trainer:
 
     def _color_loss(self, stats: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(loss, output RGB, target RGB) of one colourisation batch; RGB clips (B, T, 3, H, W) in [-1, 1]."""
-        from vsrtn.color import AB_SCALE, gray_to_lightness, lab_to_rgb, rgb_to_lab
+        from vsrtn.color import AB_SCALE, gray_to_lightness, lab_to_rgb, rgb_luma, rgb_to_lab
         from vsrtn.models.colorize import ReferenceSet, colour_hints, network_input
 
         c = self.cfg
@@ -279,8 +279,7 @@ class Trainer:
         rgb = torch.from_numpy(np.stack([i[0] for i in items])).permute(0, 1, 4, 2, 3).to(self.device)
         refs = ReferenceSet.from_rgb(torch.from_numpy(np.stack([i[1] for i in items])).permute(0, 3, 1, 2),
                                      self.matcher)
-        kr, kb = 0.2126, 0.0722  # the film's luma: BT.709, as the plugin reads gray clips
-        gray = kr * rgb[:, :, 0:1] + (1 - kr - kb) * rgb[:, :, 1:2] + kb * rgb[:, :, 2:3]
+        gray = rgb_luma(rgb)  # the film's luma (BT.709), as the plugin reads gray clips
         light = gray_to_lightness(gray)
         ab = rgb_to_lab(rgb)[:, :, 1:]
         hints = [colour_hints(self.matcher, gray[b].cpu(), [[b]] * frames, refs) for b in range(c.batch)]
