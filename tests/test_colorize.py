@@ -285,16 +285,16 @@ def _plane(frame: av.VideoFrame, index: int) -> np.ndarray:
     return plane_array(frame, index)
 
 
-@pytest.mark.parametrize("pix_fmt,out_fmt", [("gray", "yuv444p"), ("yuv420p10le", "yuv420p10le")])
-def test_colorize_command_keeps_luma_and_audio(tmp_path, colour_weights, key_png, pix_fmt, out_fmt):
+@pytest.mark.parametrize("pix_fmt,out_fmt,size", [("gray", "yuv444p", (41, 57)), ("yuv420p10le", "yuv420p10le", (H, W))])
+def test_colorize_command_keeps_luma_timestamps_and_audio(tmp_path, colour_weights, key_png, pix_fmt, out_fmt, size):
     from vsrtn.cli import parse_reference
 
     assert parse_reference("a@b.png@12") == ("a@b.png", 12) and parse_reference("k.png") == ("k.png", None)
     src, dst = tmp_path / "bw.mkv", tmp_path / "colour.mkv"
-    frames = moving_clip(8, H, W)
+    frames = moving_clip(8, *size)
     with av.open(str(src), "w") as c:
         v = c.add_stream("ffv1", rate=24)
-        v.width, v.height, v.pix_fmt = W, H, pix_fmt
+        v.width, v.height, v.pix_fmt = size[1], size[0], pix_fmt
         a = c.add_stream("pcm_s16le", rate=8000, layout="mono")
         for f in frames:
             gray = av.VideoFrame.from_ndarray(np.rint(f * 255).astype(np.uint8), format="gray")
@@ -317,9 +317,14 @@ def test_colorize_command_keeps_luma_and_audio(tmp_path, colour_weights, key_png
     with av.open(str(dst)) as c:
         assert c.streams.video[0].codec_context.pix_fmt == out_fmt and len(c.streams.audio) == 1
         out = [f for f in c.decode(video=0)]
-    assert len(out) == 8
+    assert len(out) == 8 and [f.pts for f in out] == [f.pts for f in before]
     for f, g in zip(out, before):
         assert np.array_equal(_plane(f, 0), _plane(g, 0))  # luma untouched, bit for bit
+    audio = []
+    for path in (src, dst):
+        with av.open(str(path)) as c:
+            audio.append(b"".join(bytes(p) for p in c.demux(c.streams.audio[0]) if p.size))
+    assert audio[0] and audio[0] == audio[1]  # audio copied bit for bit
     mid = 128 if out_fmt == "yuv444p" else 512
     assert np.abs(_plane(out[0], 1).astype(int) - mid).mean() > 2  # chroma added
     bad = subprocess.run(cmd[:7] + [f"{key_png}@50"] + cmd[8:] + ["--overwrite"], capture_output=True, text=True)
