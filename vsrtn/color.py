@@ -109,6 +109,12 @@ LUMA_COEFFS = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 9: (0.
 DEFAULT_MATRIX = 1  # BT.709 when a clip does not say
 
 
+def colour_matrix(code: int) -> int:
+    """The matrix chroma is written in for a `_Matrix`/colorspace code: the code itself when known,
+    else BT.709 (also for 0 = RGB and 2 = unspecified)."""
+    return code if code in LUMA_COEFFS else DEFAULT_MATRIX
+
+
 def luma_coefficients(matrix: int) -> tuple[float, float]:
     """(Kr, Kb) of a VapourSynth/ITU matrix code; unknown or unspecified codes use BT.709."""
     return LUMA_COEFFS.get(matrix, LUMA_COEFFS[DEFAULT_MATRIX])
@@ -142,3 +148,14 @@ def luma_ab_to_rgb(y: np.ndarray, ab: np.ndarray) -> np.ndarray:
     light = gray_to_lightness(torch.tensor(y, dtype=torch.float32))  # a copy: frames may be read-only
     lab = torch.cat([light[None], torch.tensor(ab, dtype=torch.float32)], 0)
     return lab_to_rgb(lab).permute(1, 2, 0).numpy()
+
+
+def ab_to_chroma(y: np.ndarray, ab: np.ndarray, matrix: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Cb and Cr in [-0.5, 0.5] of luma y (H, W) coloured with ab (2, H, W), in `matrix`, at the
+    chroma plane size `size` (width, height; area-averaged when subsampled)."""
+    import cv2
+
+    _, cb, cr = rgb_to_ycbcr(luma_ab_to_rgb(y, ab), matrix)
+    if size != (y.shape[1], y.shape[0]):
+        cb, cr = (cv2.resize(c, size, interpolation=cv2.INTER_AREA) for c in (cb, cr))
+    return cb, cr

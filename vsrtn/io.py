@@ -17,8 +17,7 @@ from typing import Callable, Iterator
 import av
 import numpy as np
 
-from vsrtn.color import (DEFAULT_MATRIX, LUMA_COEFFS, luma_ab_to_rgb, luma_to_unit, rgb_to_ycbcr, unit_to_chroma,
-                         unit_to_luma)
+from vsrtn.color import ab_to_chroma, colour_matrix, luma_to_unit, unit_to_chroma, unit_to_luma
 from vsrtn.errors import VsrtnError
 
 
@@ -117,20 +116,13 @@ def colour_format(pix_fmt: str) -> str:
 def with_colour(frame: av.VideoFrame, ab: np.ndarray) -> av.VideoFrame:
     """A frame with `frame`'s luma plane untouched, bit for bit, and chroma from the Lab colour
     `ab` (2, H, W), in the frame's matrix (BT.709 when unspecified); gray frames become 4:4:4."""
-    import cv2
-
     fmt = frame.format
     bits, dtype, limited = fmt.components[0].bits, _dtype(fmt), _is_limited(frame)
-    rgb = luma_ab_to_rgb(luma_of(frame), ab)
-    matrix = int(frame.colorspace) if int(frame.colorspace) in LUMA_COEFFS else DEFAULT_MATRIX
-    _, cb, cr = rgb_to_ycbcr(rgb, matrix)
+    matrix = colour_matrix(int(frame.colorspace))
     name = colour_format(fmt.name)
-    probe = av.VideoFormat(name, frame.width, frame.height)
-    planes = [plane_array(frame, 0)]
-    for comp, c in zip(probe.components[1:], (cb, cr)):
-        if (comp.width, comp.height) != (frame.width, frame.height):
-            c = cv2.resize(c, (comp.width, comp.height), interpolation=cv2.INTER_AREA)
-        planes.append(unit_to_chroma(c, bits, False, limited, dtype))
+    cb_plane = av.VideoFormat(name, frame.width, frame.height).components[1]
+    chroma = ab_to_chroma(luma_of(frame), ab, matrix, (cb_plane.width, cb_plane.height))
+    planes = [plane_array(frame, 0), *[unit_to_chroma(c, bits, False, limited, dtype) for c in chroma]]
     out = _new_frame(frame, name, planes)
     if matrix != int(frame.colorspace):
         out.colorspace = matrix

@@ -21,8 +21,8 @@ import numpy as np
 import vapoursynth as vs
 
 from vsrtn import __version__
-from vsrtn.color import (DEFAULT_MATRIX, chroma_to_unit, luma_ab_to_rgb, luma_coefficients, luma_to_unit,
-                         rgb_to_ycbcr, unit_to_chroma, unit_to_luma, ycbcr_to_rgb)
+from vsrtn.color import (DEFAULT_MATRIX, ab_to_chroma, chroma_to_unit, colour_matrix, luma_ab_to_rgb, luma_coefficients,
+                         luma_to_unit, unit_to_chroma, unit_to_luma, ycbcr_to_rgb)
 from vsrtn.errors import ArgumentError, VsrtnError
 from vsrtn.windows import Window, is_scene_cut
 
@@ -410,32 +410,27 @@ colorize = Colorize
 def _write_colour(out: vs.VideoFrame, out_fmt: vs.VideoFormat, src: vs.VideoFrame, fmt: vs.VideoFormat,
                   ab: np.ndarray) -> None:
     """Fill `out` (YUV or RGB) from the source's luma and the predicted ab."""
-    import cv2
-
     is_float, bits = out_fmt.sample_type == vs.FLOAT, out_fmt.bits_per_sample
     y = _luma(src, fmt)
-    rgb = luma_ab_to_rgb(y, ab)
     if out_fmt.color_family == vs.RGB:
+        rgb = luma_ab_to_rgb(y, ab)
         for p in range(3):
             plane = np.asarray(out[p])
             np.copyto(plane, unit_to_luma(rgb[..., p], bits, is_float, False, plane.dtype))
         out.props["_Matrix"] = 0
         _set_range(out, False)
         return
-    matrix = int(src.props.get("_Matrix", DEFAULT_MATRIX)) if fmt.color_family != vs.RGB else DEFAULT_MATRIX
-    if matrix in (0, 2):  # RGB or unspecified: the chroma we write is BT.709's
-        matrix = DEFAULT_MATRIX
-    limited = _frame_range_limited(src, fmt) if fmt.color_family != vs.RGB else not is_float
+    from_rgb = fmt.color_family == vs.RGB
+    matrix = DEFAULT_MATRIX if from_rgb else colour_matrix(int(src.props.get("_Matrix", DEFAULT_MATRIX)))
+    limited = not is_float if from_rgb else _frame_range_limited(src, fmt)
     luma = np.asarray(out[0])
-    if fmt.color_family == vs.RGB:
+    if from_rgb:
         np.copyto(luma, unit_to_luma(y, bits, is_float, limited, luma.dtype))
     else:  # the source's luma plane, bit for bit
         np.copyto(luma, np.asarray(src[0]))
-    _, cb, cr = rgb_to_ycbcr(rgb, matrix)
-    for p, c in ((1, cb), (2, cr)):
+    height, width = np.asarray(out[1]).shape
+    for p, c in zip((1, 2), ab_to_chroma(y, ab, matrix, (width, height))):
         plane = np.asarray(out[p])
-        if plane.shape != c.shape:
-            c = cv2.resize(c, (plane.shape[1], plane.shape[0]), interpolation=cv2.INTER_AREA)
         np.copyto(plane, unit_to_chroma(c, bits, is_float, limited, plane.dtype))
     out.props["_Matrix"] = matrix
     _set_range(out, limited)
