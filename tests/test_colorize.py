@@ -357,3 +357,28 @@ def test_colour_training_runs_resumes_and_exports(tmp_path):
     assert Trainer(cfg, run, tmp_path, log=lambda m: None).step == 2
     res = t.export(tmp_path / "c.safetensors", None, "c", "python scripts/train.py ...")
     assert is_colour_model(load_model(res["path"]).config)
+
+
+def test_colorize_through_vspipe_y4m(tmp_path, colour_weights, key_png):
+    """A .vpy with Colorize piped as y4m: a clean 4:4:4 stream equal to the in-process frames."""
+    from pathlib import Path
+
+    from test_plugin import parse_y4m, write_script
+
+    import vsrtn
+
+    body = f"clip = vsrtn.Colorize(src.std.ShufflePlanes(0, vs.GRAY), {str(key_png)!r}, ref_frames=[0], weights=W, window=4, context=2)"
+    script = write_script(tmp_path, str(colour_weights), body=body, src="textured(vs.YUV420P8, 64, 48, 5)")
+    venv_bin = Path(sys.executable).parent
+    res = subprocess.run([str(venv_bin / "vspipe"), "-c", "y4m", script, "-"], capture_output=True)
+    assert res.returncode == 0, res.stderr.decode()[-2000:]
+    assert b" C444" in res.stdout.partition(b"\n")[0]
+    frames = parse_y4m(res.stdout, 64, 48, chroma_div=1)
+    from vsclips import textured
+
+    src = textured(vs.YUV420P8, 64, 48, 5).std.ShufflePlanes(0, vs.GRAY)
+    clip = vsrtn.Colorize(src, str(key_png), ref_frames=[0], weights=str(colour_weights), window=4, context=2)
+    assert len(frames) == 5
+    for n, data in enumerate(frames):
+        f = clip.get_frame(n)
+        assert data == b"".join(np.asarray(f[p]).tobytes() for p in range(3))
