@@ -382,3 +382,28 @@ def test_colorize_through_vspipe_y4m(tmp_path, colour_weights, key_png):
     for n, data in enumerate(frames):
         f = clip.get_frame(n)
         assert data == b"".join(np.asarray(f[p]).tobytes() for p in range(3))
+
+
+def test_vpy_with_refs_writes_a_colorize_script_vspipe_runs(tmp_path, colour_weights, key_png):
+    from pathlib import Path
+
+    src = tmp_path / "bw.mkv"
+    with av.open(str(src), "w") as c:
+        v = c.add_stream("ffv1", rate=24)
+        v.width, v.height, v.pix_fmt = W, H, "gray"
+        for f in moving_clip(6, H, W):
+            for p in v.encode(av.VideoFrame.from_ndarray(np.rint(f * 255).astype(np.uint8), format="gray")):
+                c.mux(p)
+        for p in v.encode(None):
+            c.mux(p)
+    cli = [sys.executable, "-m", "vsrtn.cli", "vpy", str(src), "--weights", str(colour_weights)]
+    mixed = subprocess.run(cli + ["--ref", f"{key_png}@0", "--ref", str(key_png)], capture_output=True, text=True)
+    assert mixed.returncode == 2 and "every keyframe or for none" in mixed.stderr
+    res = subprocess.run(cli + ["--ref", f"{key_png}@0"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    script = src.with_suffix(".vpy")
+    assert "vsrtn.Colorize(clip, [" in script.read_text() and "ref_frames=[0]" in script.read_text()
+    vspipe = Path(sys.executable).parent / "vspipe"
+    info = subprocess.run([str(vspipe), "--info", str(script)], capture_output=True, text=True)
+    assert info.returncode == 0, info.stderr
+    assert "Frames: 6" in info.stdout and "YUV444P8" in info.stdout

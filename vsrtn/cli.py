@@ -263,11 +263,20 @@ def _cmd_vpy(args) -> int:
         options.append(f"weights={args.weights!r}")
     if args.sc_threshold is not None:
         options.append(f"sc_threshold={args.sc_threshold}")
-    script = (f"# Restore {src.name} with vsrtn. Encode with, for example:\n"
-              f"#   vspipe -c y4m {out.name} - | ffmpeg -i - -c:v libx264 -crf 16 {src.stem}.restored.mkv\n"
+    call, what, suffix = f"vsrtn.Restore(clip, {', '.join(options)})", "Restore", "restored"
+    if args.ref:
+        refs = [parse_reference(r) for r in args.ref]
+        frames = [f for _, f in refs]
+        if any(f is None for f in frames) and any(f is not None for f in frames):
+            raise VsrtnError("--ref: give @FRAME for every keyframe or for none")
+        paths = [str(Path(p).resolve()) for p, _ in refs]
+        tied = f", ref_frames={frames!r}" if frames[0] is not None else ""
+        call, what, suffix = f"vsrtn.Colorize(clip, {paths!r}{tied}, {', '.join(options)})", "Colour", "colour"
+    script = (f"# {what} {src.name} with vsrtn. Encode with, for example:\n"
+              f"#   vspipe -c y4m {out.name} - | ffmpeg -i - -c:v libx264 -crf 16 {src.stem}.{suffix}.mkv\n"
               f"import vapoursynth as vs\n\nimport vsrtn\n\ncore = vs.core\n"
               f"clip = core.bs.VideoSource({str(src)!r})\n"
-              f"clip = vsrtn.Restore(clip, {', '.join(options)})\n"
+              f"clip = {call}\n"
               f"clip.set_output()\n")
     out.write_text(script)
     print(f"wrote {out}", file=sys.stderr)
@@ -314,12 +323,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encoder_options(p)
     p.set_defaults(func=_cmd_degrade)
 
-    p = sub.add_parser("vpy", help="write a ready .vpy script for a video file")
+    p = sub.add_parser("vpy", help="write a ready .vpy script (Restore, or Colorize with --ref) for a video file")
     p.add_argument("input")
     p.add_argument("-o", "--output", default=None, help="script path (default: INPUT with .vpy)")
     p.add_argument("--preset", default="medium")
     p.add_argument("--weights", default=None)
     p.add_argument("--sc-threshold", type=float, default=None)
+    p.add_argument("--ref", action="append", default=None, metavar="IMAGE[@FRAME]",
+                   help="colour keyframes: write a vsrtn.Colorize script instead of Restore")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_vpy)
 
