@@ -69,15 +69,15 @@ def ab_copy(lumas, refs_ab, starts) -> list[np.ndarray]:
 
 def dis_chain(lumas, refs_ab, starts) -> list[np.ndarray]:
     """Baseline: ab warped frame to frame along DIS flow from the shot's reference frame."""
-    from vsrtn.metrics import _dis_flow, _warp
+    from vsrtn.models.flow import dis_flow, warp_by_flow
 
     out = []
     for t, y in enumerate(lumas):
         if t in starts:
             ab = refs_ab[t]
         else:
-            flow = _dis_flow(y, lumas[t - 1])  # lines frame t-1 up with frame t
-            ab = _warp(out[-1].transpose(1, 2, 0), flow).transpose(2, 0, 1)
+            flow = dis_flow(y, lumas[t - 1])  # lines frame t-1 up with frame t
+            ab = warp_by_flow(out[-1].transpose(1, 2, 0), flow).transpose(2, 0, 1)
         out.append(np.ascontiguousarray(ab, np.float32))
     return out
 

@@ -52,31 +52,21 @@ def lpips(a: np.ndarray, b: np.ndarray) -> float:
         return float(_lpips_model()(t(a), t(b)))
 
 
-def _dis_flow(ref: np.ndarray, src: np.ndarray) -> np.ndarray:
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    u8 = [np.clip(np.rint(x * 255), 0, 255).astype(np.uint8) for x in (ref, src)]
-    return dis.calc(u8[0], u8[1], None)
-
-
-def _warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    h, w = img.shape[:2]
-    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(img, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
 def ewarp(frames: Sequence[np.ndarray], flow_frames: Sequence[np.ndarray]) -> float:
     """Warping error (Lai et al. 2018): mean over t of the occlusion-masked squared difference
     between frame t and frame t+1 warped to it, with DIS flow computed on `flow_frames`
     (the clean frames) and occlusions found by a forward-backward consistency check."""
+    from vsrtn.models.flow import dis_flow, warp_by_flow
+
     errors = []
     for t in range(len(frames) - 1):
-        fwd = _dis_flow(flow_frames[t], flow_frames[t + 1])  # t -> t+1
-        bwd = _dis_flow(flow_frames[t + 1], flow_frames[t])
-        bwd_at_fwd = np.stack([_warp(bwd[..., k], fwd) for k in range(2)], -1)
+        fwd = dis_flow(flow_frames[t], flow_frames[t + 1])  # t -> t+1
+        bwd = dis_flow(flow_frames[t + 1], flow_frames[t])
+        bwd_at_fwd = np.stack([warp_by_flow(bwd[..., k], fwd) for k in range(2)], -1)
         diff = np.sum((fwd + bwd_at_fwd) ** 2, -1)
         mag = np.sum(fwd ** 2, -1) + np.sum(bwd_at_fwd ** 2, -1)
         visible = (diff < 0.01 * mag + 0.5).astype(np.float64)
-        warped = _warp(np.asarray(frames[t + 1], np.float32), fwd)
+        warped = warp_by_flow(np.asarray(frames[t + 1], np.float32), fwd)
         err = (np.asarray(frames[t], np.float64) - warped) ** 2
         errors.append(float((visible * err).sum() / max(visible.sum(), 1.0)))
     return float(np.mean(errors)) if errors else 0.0

@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 
 from vsrtn.color import AB_SCALE, rgb_luma, rgb_to_lab
+from vsrtn.models.flow import dis_flow, warp_by_flow
 
 MATCH_MAX_SIDE = 512  # frames are matched at most this large: bounded cost at any clip size
 TEMPERATURE = 0.01  # softmax temperature over cosine similarities
 _CHUNK = 4096  # query positions per similarity matrix (bounds memory to _CHUNK x reference positions)
 WARP_SIGMA = 0.05  # luma error (0..1) at which a warped keyframe's confidence has fallen to 1/e
-_DIS_MIN = 16
 KEEP_FRACTION = 0.5  # keyframes whose mean warping confidence is below this share of the best are dropped
 
 
@@ -105,16 +105,11 @@ def warp_reference(frame: np.ndarray, ref_luma: np.ndarray, ref_ab: np.ndarray) 
     keyframe (no chain, so nothing drifts), with a confidence in [0, 1] that falls where the
     warped keyframe's luma disagrees with the frame (occlusion, new content) or falls outside it."""
     h, w = frame.shape
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    u8 = [np.clip(np.rint(x * 255), 0, 255).astype(np.uint8) for x in (frame, ref_luma)]
-    pad = max(0, _DIS_MIN - min(h, w))  # DIS needs a few pixels; tiny frames are edge-padded
-    if pad:
-        u8 = [cv2.copyMakeBorder(x, 0, pad, 0, pad, cv2.BORDER_REPLICATE) for x in u8]
-    flow = dis.calc(u8[0], u8[1], None)[:h, :w]
+    flow = dis_flow(frame, ref_luma)
+    ab = np.stack([warp_by_flow(c, flow) for c in ref_ab])
+    luma = warp_by_flow(ref_luma, flow)
     xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     mx, my = xs + flow[..., 0], ys + flow[..., 1]
-    ab = np.stack([cv2.remap(c, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for c in ref_ab])
-    luma = cv2.remap(ref_luma, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     err = cv2.GaussianBlur(np.abs(luma - frame), (0, 0), 2.0)
     inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
     return ab, (np.exp(-err / WARP_SIGMA) * inside).astype(np.float32)

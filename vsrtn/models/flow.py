@@ -27,6 +27,25 @@ def _to_gray_u8(x: torch.Tensor) -> np.ndarray:
     return g.cpu().numpy()
 
 
+def dis_flow(ref: np.ndarray, src: np.ndarray, preset: str = "medium") -> np.ndarray:
+    """DIS flow (H, W, 2) between two luma frames (H, W) in [0, 1] such that
+    `warp_by_flow(src, flow)` lines `src` up with `ref`. Frames below DIS's minimum size are
+    edge-padded and the flow cropped back."""
+    h, w = ref.shape
+    u8 = [np.clip(np.rint(x * 255), 0, 255).astype(np.uint8) for x in (ref, src)]
+    pad = max(0, DISFlow.min_size - min(h, w))
+    if pad:
+        u8 = [cv2.copyMakeBorder(x, 0, pad, 0, pad, cv2.BORDER_REPLICATE) for x in u8]
+    return cv2.DISOpticalFlow_create(_DIS_PRESETS[preset]).calc(u8[0], u8[1], None)[:h, :w]
+
+
+def warp_by_flow(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """`img` (H, W[, C]) sampled at position + flow (bilinear, edges replicated)."""
+    h, w = img.shape[:2]
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(img, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 class DISFlow(nn.Module):
     """OpenCV's Dense Inverse Search flow: no weights, fast on a CPU, deterministic."""
 
