@@ -31,6 +31,8 @@ def main() -> int:
     ap.add_argument("--perceptual", type=float, default=d.perceptual)
     ap.add_argument("--gan", type=float, default=d.gan)
     ap.add_argument("--mask-supervision", type=float, default=d.mask_supervision)
+    ap.add_argument("--lowpass", type=float, default=d.lowpass,
+                    help="restoration: weight of the pixel loss's low-frequency part")
     ap.add_argument("--tied-reference", type=float, default=d.tied_reference,
                     help="colourisation: share of samples whose reference shows a clip frame")
     ap.add_argument("--reference-gap", default=f"{d.reference_gap[0]},{d.reference_gap[1]}",
@@ -50,7 +52,7 @@ def main() -> int:
     lo, hi = (int(v) for v in args.frames.split(","))
     cfg = TrainConfig(model=args.model, presets=args.presets.split(","), frames=(lo, hi), crop=args.crop,
                       batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
-                      mask_supervision=args.mask_supervision, tied_reference=args.tied_reference,
+                      mask_supervision=args.mask_supervision, lowpass=args.lowpass, tied_reference=args.tied_reference,
                       reference_gap=tuple(int(v) for v in args.reference_gap.split(",")), seed=args.seed,
                       data=args.data, device=args.device)
     from vsrtn.assets import cache_dir
@@ -63,7 +65,7 @@ def main() -> int:
         argv = ["python", "scripts/train.py", "--run", args.run, "--model", c.model, "--presets", ",".join(c.presets),
                 "--frames", f"{c.frames[0]},{c.frames[1]}", "--crop", str(c.crop), "--batch", str(c.batch),
                 "--iters", str(c.iters), "--lr", str(c.lr), "--perceptual", str(c.perceptual), "--gan", str(c.gan),
-                "--mask-supervision", str(c.mask_supervision), "--seed", str(c.seed), "--device", c.device]
+                "--mask-supervision", str(c.mask_supervision), "--lowpass", str(c.lowpass), "--seed", str(c.seed), "--device", c.device]
         if trainer.color:
             argv += ["--tied-reference", str(c.tied_reference),
                      "--reference-gap", f"{c.reference_gap[0]},{c.reference_gap[1]}"]

@@ -94,6 +94,18 @@ def test_global_components_change_the_frame_without_marking_damage(name):
     assert not mask.any()
 
 
+def test_restoration_target_keeps_the_tone_and_nothing_else():
+    img = clean()
+    fading = only("fading", contrast=[0.7, 0.7], lift=[0.1, 0.1])["fading"]
+    d = Degrader({**MEDIUM, "fading": fading}, seed=6)
+    assert "fading" in d.components and len(d.components) > 2
+    target = d.target(img, 4)
+    np.testing.assert_allclose(target, 0.1 + img * 0.6, atol=1e-6)  # the faded print, undamaged
+    assert np.abs(d.frame(img, 4)[0] - target).mean() > 1e-3
+    unfaded = Degrader({k: v for k, v in MEDIUM.items() if k != "fading"}, seed=6)
+    assert np.array_equal(unfaded.target(img, 4), img)
+
+
 def test_scratches_persist_and_drift_slowly():
     d = Degrader(only("scratches", rate=[0.2, 0.2], lifetime=[60, 60], drift=[1, 1], length=[1, 1]), seed=2)
     img = np.full((64, 200), 0.5, np.float32)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from vsrtn.train import content
-from vsrtn.train.trainer import ClipSampler, Trainer, TrainConfig
+from vsrtn.train.trainer import LOWPASS_SIGMA, ClipSampler, Trainer, TrainConfig, gaussian_blur, split_l1
 from vsrtn.weights import load_model
 
 
@@ -47,6 +47,52 @@ def test_samples_are_a_pure_function_of_seed_and_index(frames_folder, tmp_path):
     assert np.array_equal(d1, d2) and np.array_equal(c1, c2) and np.array_equal(m1, m2)
     assert d1.shape == c1.shape == (5, 32, 32) and not np.array_equal(d1, c1)
     assert not np.array_equal(s.sample(8, 5)[1], c1)
+
+
+def test_split_l1_weights_global_errors_down_and_detail_fully():
+    rng = torch.Generator().manual_seed(0)
+    target = torch.rand(2, 3, 1, 40, 40, generator=rng)
+    assert split_l1(target, target, 0.25).item() == 0
+    # A frame-wide offset is pure low frequency: it costs only `lowpass` times its size.
+    assert split_l1(target + 0.1, target, 0.25).item() == pytest.approx(0.025, rel=1e-4)
+    # Pixel noise is nearly all detail: it costs about its full L1.
+    noise = torch.randn(target.shape, generator=rng) * 0.05
+    full = noise.abs().mean().item()
+    assert 0.8 * full < split_l1(target + noise, target, 0.0).item() < 1.2 * full
+    # The blur keeps the mean and the shape, and smooths at the stated scale.
+    img = torch.zeros(1, 31, 31)
+    img[0, 15, 15] = 1
+    b = gaussian_blur(img, LOWPASS_SIGMA)
+    assert b.shape == img.shape and b.sum().item() == pytest.approx(1.0, rel=1e-5)
+    assert b[0, 15, 15 + 2].item() / b[0, 15, 15].item() == pytest.approx(np.exp(-4 / (2 * LOWPASS_SIGMA ** 2)), rel=1e-4)
+
+
+def test_samples_target_the_clean_clip_in_the_degraded_clips_tone(frames_folder, tmp_path):
+    s = ClipSampler(tiny(frames_folder), tmp_path)
+    faded = 0
+    for k in range(12):
+        deg, target, _ = s.sample(k, 4)
+        rng = np.random.default_rng([s.cfg.seed, k])  # the sample's own draws, replayed
+        rng.integers(len(s.sources))
+        clean = content.folder_clip(s.sources[0], rng, 4, s.cfg.crop)
+        if rng.random() < 0.5:
+            clean = clean[::-1]
+        # Undamaged content under the clip's fading: an affine map of the clean clip.
+        a = np.polyfit(clean.ravel(), target.ravel(), 1)
+        assert np.abs(np.polyval(a, clean) - target).max() < 1e-5
+        faded += not np.allclose(a, [1, 0], atol=1e-6)
+    assert 0 < faded < 12  # medium fades about half the clips
+
+
+def test_older_restoration_checkpoints_are_refused(frames_folder, tmp_path):
+    run = tmp_path / "run"
+    t = Trainer(tiny(frames_folder, iters=1), run, tmp_path, log=lambda m: None)
+    t.run()
+    ckpt = torch.load(run / "checkpoint.pt", weights_only=False)
+    del ckpt["train_config"]["lowpass"]  # written before the split loss and the toned target
+    torch.save(ckpt, run / "checkpoint.pt")
+    with pytest.raises(ValueError, match="earlier restoration recipe"):
+        Trainer(tiny(frames_folder, iters=1), run, tmp_path)
 
 
 def test_train_checkpoint_resume_and_export(frames_folder, tmp_path):

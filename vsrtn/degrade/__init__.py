@@ -78,6 +78,16 @@ class Degrader:
             img = comp.apply(img, n, params, self.seed, mask)
         return np.clip(img, 0.0, 1.0).astype(np.float32, copy=False), mask
 
+    def target(self, clean: np.ndarray, n: int) -> np.ndarray:
+        """What restoring frame n should give: the clean frame in this clip's tone (its tone
+        components, e.g. fading, applied; nothing else)."""
+        img = np.array(clean, dtype=np.float32, copy=True)
+        scratch = np.zeros(img.shape, np.float32)
+        for comp, params in self.active:
+            if comp.tone:
+                img = comp.apply(img, n, params, self.seed, scratch)
+        return np.clip(img, 0.0, 1.0).astype(np.float32, copy=False)
+
     def clip(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Degrade a sequence of clean frames (frame numbers from 0)."""
         for n, f in enumerate(frames):

@@ -43,6 +43,9 @@ class Component:
     params: ClassVar[dict[str, Param]]
     options: ClassVar[dict[str, type]] = {}  # non-range settings (e.g. a folder)
     damage: ClassVar[bool] = False
+    # The print's tone (fading) is not damage to remove: restoring it is a grading decision, and a
+    # per-clip tone curve cannot be told from a crop's content, so restoration targets keep it.
+    tone: ClassVar[bool] = False
 
     def __init__(self, ranges: dict[str, Any]) -> None:
         self.ranges = ranges
@@ -119,6 +122,7 @@ class Fading(Component):
     """Faded print: reduced contrast and lifted blacks (per clip)."""
 
     name, tag = "fading", 4
+    tone = True
     params = {"contrast": Param(0.3, 1.0, doc="white level after fading"),
               "lift": Param(0.0, 0.4, doc="black level after fading")}
 
