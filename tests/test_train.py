@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from vsrtn.train import content
-from vsrtn.train.trainer import LOWPASS_SIGMA, ClipSampler, Trainer, TrainConfig, gaussian_blur, split_l1
+from vsrtn.train.trainer import (GATE_MARGIN, LOWPASS_SIGMA, ClipSampler, Trainer, TrainConfig, gate_loss,
+                                 gaussian_blur, split_l1)
 from vsrtn.weights import load_model
 
 
@@ -65,6 +66,25 @@ def test_split_l1_weights_global_errors_down_and_detail_fully():
     b = gaussian_blur(img, LOWPASS_SIGMA)
     assert b.shape == img.shape and b.sum().item() == pytest.approx(1.0, rel=1e-5)
     assert b[0, 15, 15 + 2].item() / b[0, 15, 15].item() == pytest.approx(np.exp(-4 / (2 * LOWPASS_SIGMA ** 2)), rel=1e-4)
+
+
+def test_gate_supervision_is_relative_and_cannot_be_met_by_saturating():
+    damage = torch.zeros(2, 1, 8, 8)
+    damage[0, :, 2:4, 2:4] = 1.0
+    assert gate_loss(torch.rand(2, 1, 8, 8), torch.zeros(2, 1, 8, 8)) is None  # nothing damaged
+    # Every gate at 1 (the collapse this guards against) misses the margin in full ...
+    logits = torch.full((2, 1, 8, 8), 12.0, requires_grad=True)
+    loss = gate_loss(torch.sigmoid(logits), damage)
+    assert loss.item() == pytest.approx(GATE_MARGIN, abs=1e-4)
+    # ... and is pushed down where the frame is undamaged, up where it is damaged.
+    logits = torch.zeros(2, 1, 8, 8, requires_grad=True)
+    gate_loss(torch.sigmoid(logits), damage).backward()
+    g = logits.grad[0, 0]
+    assert (g[2:4, 2:4] < 0).all() and (g[5:, 5:] > 0).all() and (logits.grad[1] == 0).all()
+    # Damaged pixels trusting the state by the margin more than the rest: nothing to learn.
+    m = torch.full((2, 1, 8, 8), 0.4)
+    m[0, :, 2:4, 2:4] = 0.4 + GATE_MARGIN + 0.01
+    assert gate_loss(m, damage).item() == 0
 
 
 def test_samples_target_the_clean_clip_in_the_degraded_clips_tone(frames_folder, tmp_path):

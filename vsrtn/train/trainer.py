@@ -174,6 +174,27 @@ def split_l1(out: torch.Tensor, target: torch.Tensor, lowpass: float) -> torch.T
     return F.l1_loss(out - lo_out, target - lo_target) + lowpass * F.l1_loss(lo_out, lo_target)
 
 
+GATE_MARGIN = 0.25  # how much more a damaged pixel's gate should trust the propagated state
+
+
+def gate_loss(mask: torch.Tensor, damage: torch.Tensor) -> torch.Tensor | None:
+    """Soft-mask supervision for one frame, mask and damage (N,1,H,W): where the frame is damaged,
+    the gate should trust the propagated state by GATE_MARGIN more than it does, on average, over
+    the frame's undamaged pixels. None when no sample has both kinds of pixels.
+
+    Relative on purpose: an absolute push towards 1 on damaged pixels drove every gate to
+    saturate at 1 while the zero-initialised head gave the pixel loss no say yet, so the current
+    frame never entered the state again and the network could not learn (measured: the earlier
+    shipped rtn-compact's gates were all 1.0)."""
+    terms = []
+    for m, d in zip(mask, damage):
+        hit = d > 0.05
+        if hit.any() and not hit.all():
+            shortfall = F.relu(GATE_MARGIN - (m - m[~hit].mean()))
+            terms.append((d * shortfall).sum() / d.sum())
+    return torch.stack(terms).mean() if terms else None
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """PSNR in dB of images in [0, 1]."""
     mse = F.mse_loss(a, b).item()
@@ -287,12 +308,7 @@ class Trainer:
         loss = split_l1(out, target, c.lowpass)
         stats["l1"] = loss.item()
         if masks:
-            # Where frame t is damaged, the gate should trust the propagated state (mask -> 1).
-            terms = []
-            for _, i, m in masks:
-                d = damage[:, i].unsqueeze(1)
-                if d.sum() > 0:
-                    terms.append((d * (1 - m)).sum() / d.sum())
+            terms = [t for _, i, m in masks if (t := gate_loss(m, damage[:, i].unsqueeze(1))) is not None]
             if terms:
                 mloss = torch.stack(terms).mean()
                 loss = loss + c.mask_supervision * mloss
