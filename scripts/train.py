@@ -4,7 +4,7 @@
   python scripts/train.py --run runs/compact --iters 20000
   python scripts/train.py --run runs/compact --iters 20000 --export weights/rtn-compact.safetensors \\
       --manifest weights/manifest.json --name rtn-compact     # export the current state and stop
-Colourisation: --model color-compact (and --mask-supervision 0). On a GPU add --device cuda (and larger --crop/--batch). Photographs are gathered once into
+Colourisation: --model color-compact. On a GPU add --device cuda (and larger --crop/--batch). Photographs are gathered once into
 ~/.cache/vsrtn/content; --data DIR trains on your own videos or frame folders instead.
 """
 from __future__ import annotations
