@@ -302,11 +302,11 @@ class Trainer:
         c = self.cfg
         frames = self._frames()
         items = [self.sampler.sample(self.step * c.batch + b, frames) for b in range(c.batch)]
-        deg, clean, damage = (torch.from_numpy(np.stack(x)).to(self.device) for x in zip(*items))
+        deg, goal, damage = (torch.from_numpy(np.stack(x)).to(self.device) for x in zip(*items))
         x = deg.mul(2).sub(1).unsqueeze(2).expand(-1, -1, 3, -1, -1)
         masks: list | None = [] if c.mask_supervision > 0 else None
         out = self.model(x, masks=masks)[:, :, :1]
-        target = clean.mul(2).sub(1).unsqueeze(2)
+        target = goal.mul(2).sub(1).unsqueeze(2)
         loss = split_l1(out, target, c.lowpass)
         stats["l1"] = loss.item()
         if masks:
@@ -315,7 +315,7 @@ class Trainer:
                 mloss = torch.stack(terms).mean()
                 loss = loss + c.mask_supervision * mloss
                 stats["mask"] = mloss.item()
-        stats["psnr_in"] = psnr(deg, clean)
+        stats["psnr_in"] = psnr(deg, goal)
         return loss, out, target
 
     def _color_loss(self, stats: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
