@@ -39,6 +39,7 @@ def main() -> int:
                     help="colourisation: frames between an untied reference and the clip, e.g. 3,12")
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--data", default=None)
+    ap.add_argument("--init", default=None, help="a run's checkpoint.pt to start a new run from (fine-tuning)")
     ap.add_argument("--device", default=d.device)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--export", default=None, help="write the current weights here and stop")
@@ -54,7 +55,7 @@ def main() -> int:
                       batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
                       mask_supervision=args.mask_supervision, lowpass=args.lowpass, tied_reference=args.tied_reference,
                       reference_gap=tuple(int(v) for v in args.reference_gap.split(",")), seed=args.seed,
-                      data=args.data, device=args.device)
+                      data=args.data, init=args.init, device=args.device)
     from vsrtn.assets import cache_dir
 
     cache = cache_dir()
@@ -71,9 +72,11 @@ def main() -> int:
                      "--reference-gap", f"{c.reference_gap[0]},{c.reference_gap[1]}"]
         if c.data:
             argv += ["--data", c.data]
+        if c.init:
+            argv += ["--init", c.init]
         command = " ".join(shlex.quote(a) for a in argv)
         res = trainer.export(Path(args.export), Path(args.manifest) if args.manifest else None, name, command)
-        print(f"exported {res['path']} sha256 {res['sha256']} at iteration {trainer.step}")
+        print(f"exported {res['path']} sha256 {res['sha256']} after {res['training']['iterations']} iterations")
         return 0
     trainer.run()
     return 0

@@ -138,3 +138,23 @@ def test_train_checkpoint_resume_and_export(frames_folder, tmp_path):
     assert entry["sha256"] == res["sha256"] and entry["training"]["iterations"] == 3
     loaded = load_model(tmp_path / "weights" / "mine.safetensors")
     assert loaded.config == t.model.config
+
+
+def test_a_new_run_can_start_from_another_runs_weights(frames_folder, tmp_path):
+    first = Trainer(tiny(frames_folder, iters=2), tmp_path / "a", tmp_path, log=lambda m: None)
+    first.run()
+    tuned = tiny(frames_folder, iters=1, perceptual=0.01, init=str(tmp_path / "a" / "checkpoint.pt"))
+    second = Trainer(tuned, tmp_path / "b", tmp_path, log=lambda m: None)
+    for a, b in zip(first.model.state_dict().values(), second.model.state_dict().values()):
+        assert torch.equal(a, b)
+    second.run()
+    # The provenance counts both runs, and survives a resume.
+    assert Trainer(tuned, tmp_path / "b", tmp_path, log=lambda m: None).init_iterations == 2
+    info = second.export(tmp_path / "w.safetensors", None, "w", "cmd")["training"]
+    assert info["iterations"] == 3 and info["init_iterations"] == 2
+    with pytest.raises(ValueError, match="'init' must be"):
+        Trainer(tiny(frames_folder, init=str(tmp_path / "missing.pt")), tmp_path / "c", tmp_path)
+    with pytest.raises(ValueError, match="another architecture"):
+        Trainer(tiny(frames_folder, model="color-compact", init=str(tmp_path / "a" / "checkpoint.pt")),
+                tmp_path / "d", tmp_path)
+

@@ -56,6 +56,7 @@ class TrainConfig:
     reference_gap: tuple[int, int] = (3, 12)  # colourisation: frames between an untied reference and the clip
     seed: int = 0
     data: str | None = None  # a folder of videos / frame sequences instead of the photographs
+    init: str | None = None  # a run's checkpoint.pt whose model weights a new run starts from (fine-tuning)
     log_every: int = 20
     checkpoint_every: int = 200
     device: str = "cpu"
@@ -232,8 +233,10 @@ class Trainer:
 
             self.matcher = ReferenceMatcher(self.device)
         self.step = 0
+        self.init_iterations = 0  # training the init checkpoint had had
         self._stop = False
-        self._resume()
+        if not self._resume() and cfg.init:
+            self._initialise(Path(cfg.init))
 
     def _model_config(self) -> RTNConfig:
         if self.cfg.model not in NAMED_CONFIGS:
@@ -248,9 +251,21 @@ class Trainer:
     def checkpoint_path(self) -> Path:
         return self.run_dir / "checkpoint.pt"
 
-    def _resume(self) -> None:
+    def _initialise(self, path: Path) -> None:
+        """Start from the model weights of another run's checkpoint (same architecture)."""
+        if not path.is_file():
+            raise ValueError(f"train: 'init' must be a run's checkpoint.pt, got {path} (not a file)")
+        ckpt = torch.load(path, map_location=self.device, weights_only=False)
+        if RTNConfig.from_dict(ckpt.get("model_config", {})) != self.model.config:
+            raise ValueError(f"train: 'init' {path} holds another architecture ({ckpt.get('model_config')})")
+        self.model.load_state_dict(ckpt["model"])
+        self.init_iterations = int(ckpt["step"]) + int(ckpt.get("init_iterations", 0))
+        self.log(f"train: starting from {path} ({self.init_iterations} iterations)")
+
+    def _resume(self) -> bool:
+        """Load this run's checkpoint if there is one; True if it did."""
         if not self.checkpoint_path.is_file():
-            return
+            return False
         ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
         same_model = RTNConfig.from_dict(ckpt.get("model_config", {})) == self.model.config
         if not self.color and "lowpass" not in ckpt["train_config"]:
@@ -269,10 +284,13 @@ class Trainer:
             self.disc.load_state_dict(ckpt["disc"])
             self.opt_d.load_state_dict(ckpt["opt_d"])
         self.step = ckpt["step"]
+        self.init_iterations = int(ckpt.get("init_iterations", 0))
         self.log(f"train: resumed {self.checkpoint_path} at iteration {self.step}")
+        return True
 
     def save_checkpoint(self) -> None:
         ckpt = {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
+                "init_iterations": self.init_iterations,
                 "train_config": asdict(self.cfg), "model_config": self.model.config.to_dict()}
         if self.disc is not None:
             ckpt["disc"], ckpt["opt_d"] = self.disc.state_dict(), self.opt_d.state_dict()
@@ -410,7 +428,8 @@ class Trainer:
 
         self.model.eval()
         info = {"config": self.model.config.to_dict(),
-                "training": {"command": command, "iterations": self.step, "settings": asdict(self.cfg),
+                "training": {"command": command, "iterations": self.init_iterations + self.step,
+                             "init_iterations": self.init_iterations, "settings": asdict(self.cfg),
                              "data": self.cfg.data or "photographs from Debian wallpaper packages "
                                                       "and scikit-image (synthetic camera motion)"}}
         sha = save_weights(self.model, path, info)
