@@ -14,6 +14,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from vsrtn.errors import VsrtnError
 from vsrtn.train.trainer import Trainer, TrainConfig
 
 
@@ -59,7 +60,11 @@ def main() -> int:
     from vsrtn.assets import cache_dir
 
     cache = cache_dir()
-    trainer = Trainer(cfg, Path(args.run), cache)
+    try:
+        trainer = Trainer(cfg, Path(args.run), cache)
+    except (ValueError, VsrtnError) as e:  # refused settings, checkpoints or data: a message, not a traceback
+        print(e, file=sys.stderr)
+        return 2
     if args.export:
         name = args.name or Path(args.export).stem
         c = cfg

@@ -154,6 +154,7 @@ def test_a_new_run_can_start_from_another_runs_weights(frames_folder, tmp_path):
     assert info["iterations"] == 3 and info["init_iterations"] == 2
     with pytest.raises(ValueError, match="'init' must be"):
         Trainer(tiny(frames_folder, init=str(tmp_path / "missing.pt")), tmp_path / "c", tmp_path)
+    assert not (tmp_path / "c").exists()  # refused before anything is written
     with pytest.raises(ValueError, match="another architecture"):
         Trainer(tiny(frames_folder, model="color-compact", init=str(tmp_path / "a" / "checkpoint.pt")),
                 tmp_path / "d", tmp_path)

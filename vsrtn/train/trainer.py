@@ -206,6 +206,8 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: Path, cache: Path, log=None) -> None:
+        if cfg.init and not Path(cfg.init).is_file():
+            raise ValueError(f"train: 'init' must be a run's checkpoint.pt, got {cfg.init} (not a file)")
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self.run_dir / "log.jsonl", "a")
@@ -253,8 +255,6 @@ class Trainer:
 
     def _initialise(self, path: Path) -> None:
         """Start from the model weights of another run's checkpoint (same architecture)."""
-        if not path.is_file():
-            raise ValueError(f"train: 'init' must be a run's checkpoint.pt, got {path} (not a file)")
         ckpt = torch.load(path, map_location=self.device, weights_only=False)
         if RTNConfig.from_dict(ckpt.get("model_config", {})) != self.model.config:
             raise ValueError(f"train: 'init' {path} holds another architecture ({ckpt.get('model_config')})")
