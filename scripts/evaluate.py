@@ -136,12 +136,13 @@ def score(out: list[np.ndarray], clean: list[np.ndarray], toned: list[np.ndarray
     degraded clip's tone (its fading kept), which is what restoration is meant to give."""
     from vsrtn import metrics
 
-    return {"psnr": float(np.mean([metrics.psnr(c, o) for c, o in zip(clean, out)])),
-            "ssim": float(np.mean([metrics.ssim(c, o) for c, o in zip(clean, out)])),
-            "lpips": float(np.mean([metrics.lpips(c, np.clip(o, 0, 1)) for c, o in zip(clean, out)])),
+    def mean(metric, refs):
+        return float(np.mean([metric(c, o) for c, o in zip(refs, out)]))
+
+    return {"psnr": mean(metrics.psnr, clean), "ssim": mean(metrics.ssim, clean),
+            "lpips": mean(lambda c, o: metrics.lpips(c, np.clip(o, 0, 1)), clean),
             "ewarp": metrics.ewarp(out, clean),
-            "psnr_toned": float(np.mean([metrics.psnr(c, o) for c, o in zip(toned, out)])),
-            "ssim_toned": float(np.mean([metrics.ssim(c, o) for c, o in zip(toned, out)]))}
+            "psnr_toned": mean(metrics.psnr, toned), "ssim_toned": mean(metrics.ssim, toned)}
 
 
 def no_reference(frames: list[np.ndarray], step: int) -> dict[str, float]:

@@ -72,21 +72,20 @@ class Degrader:
 
     def frame(self, clean: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         """(degraded, damage mask) for clean luma frame n (float32 [0, 1], (H, W))."""
-        img = np.array(clean, dtype=np.float32, copy=True)
-        mask = np.zeros(img.shape, np.float32)
-        for comp, params in self.active:
-            img = comp.apply(img, n, params, self.seed, mask)
-        return np.clip(img, 0.0, 1.0).astype(np.float32, copy=False), mask
+        return self._render(clean, n, self.active)
 
     def target(self, clean: np.ndarray, n: int) -> np.ndarray:
         """What restoring frame n should give: the clean frame in this clip's tone (its tone
         components, e.g. fading, applied; nothing else)."""
+        return self._render(clean, n, [(c, p) for c, p in self.active if c.tone])[0]
+
+    def _render(self, clean: np.ndarray, n: int, components) -> tuple[np.ndarray, np.ndarray]:
+        """Frame n with `components` (a subset of `active`, in order) applied, and their damage mask."""
         img = np.array(clean, dtype=np.float32, copy=True)
-        scratch = np.zeros(img.shape, np.float32)
-        for comp, params in self.active:
-            if comp.tone:
-                img = comp.apply(img, n, params, self.seed, scratch)
-        return np.clip(img, 0.0, 1.0).astype(np.float32, copy=False)
+        mask = np.zeros(img.shape, np.float32)
+        for comp, params in components:
+            img = comp.apply(img, n, params, self.seed, mask)
+        return np.clip(img, 0.0, 1.0).astype(np.float32, copy=False), mask
 
     def clip(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Degrade a sequence of clean frames (frame numbers from 0)."""

@@ -253,10 +253,14 @@ class Trainer:
     def checkpoint_path(self) -> Path:
         return self.run_dir / "checkpoint.pt"
 
+    def _same_model(self, ckpt: dict[str, Any]) -> bool:
+        """Was `ckpt` written by a model of this run's architecture?"""
+        return RTNConfig.from_dict(ckpt.get("model_config", {})) == self.model.config
+
     def _initialise(self, path: Path) -> None:
         """Start from the model weights of another run's checkpoint (same architecture)."""
         ckpt = torch.load(path, map_location=self.device, weights_only=False)
-        if RTNConfig.from_dict(ckpt.get("model_config", {})) != self.model.config:
+        if not self._same_model(ckpt):
             raise ValueError(f"train: 'init' {path} holds another architecture ({ckpt.get('model_config')})")
         self.model.load_state_dict(ckpt["model"])
         self.init_iterations = int(ckpt["step"]) + int(ckpt.get("init_iterations", 0))
@@ -267,7 +271,7 @@ class Trainer:
         if not self.checkpoint_path.is_file():
             return False
         ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
-        same_model = RTNConfig.from_dict(ckpt.get("model_config", {})) == self.model.config
+        same_model = self._same_model(ckpt)
         if not self.color and "lowpass" not in ckpt["train_config"]:
             raise ValueError(f"train: {self.checkpoint_path} was made by an earlier restoration recipe (plain L1 "
                              "towards the unfaded clip); use another --run directory")
