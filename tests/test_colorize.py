@@ -173,6 +173,51 @@ def test_a_keyframe_of_other_content_is_dropped_for_a_frame():
     assert all(torch.equal(x, y) for x, y in zip(both, alone))
 
 
+def fading_shot(t: int) -> np.ndarray:
+    """A panning texture that darkens 3% a frame: neighbours agree, far frames do not."""
+    return np.stack([f * (1 - 0.03 * i) for i, f in enumerate(moving_clip(t, H, W))]).astype(np.float32)
+
+
+def test_keyframe_colour_is_carried_along_the_chain_where_a_straight_warp_fails(monkeypatch):
+    import vsrtn.colorize
+    from vsrtn.models.config import COLOR_COMPACT
+    from vsrtn.models.rtn import RTN
+
+    clip = fading_shot(16)
+    key = coloured(clip[0], 0.5)
+    want = rgb_to_lab(torch.from_numpy(key).permute(2, 0, 1))[1:].numpy()
+    model = RTN(COLOR_COMPACT).eval()  # identity start: the output is the hint
+    errors = []
+    for horizon in (vsrtn.colorize.CHAIN_HORIZON, 0):  # 0: no chain, straight warps and matching only
+        monkeypatch.setattr(vsrtn.colorize, "CHAIN_HORIZON", horizon)
+        last = list(engine(model, [Reference(key, 0)], window=8, context=2).run_clip(iter(clip), 16))[-1]
+        # The texture has panned 15 px: pixel x now shows what the keyframe had at x + 15.
+        errors.append(float(np.abs(last[:, 4:-4, 8:W - 23] - want[:, 4:-4, 23:W - 8]).mean()))
+    assert errors[0] < 0.5 * errors[1], errors
+
+
+def test_chains_do_not_depend_on_window_order_or_the_memo():
+    from vsrtn.engine import Support
+
+    clip = fading_shot(14)
+    refs = [Reference(coloured(clip[0], 0.5), 0), Reference(coloured(clip[13], 2.0), 13)]
+    model = tiny_colour_model()
+    streamed = list(engine(model, refs).run_clip(iter(clip), 14))
+    e = engine(model, refs)
+    e.chains.capacity = 1  # every walk starts again from its keyframe
+    plan = list(e.plan(14))
+    backward = []
+    for win in reversed(plan):
+        prepared = e.prepare(win)
+        assert prepared.frames  # windows away from both keyframes need frames beyond their own
+        backward = e.run_window([clip[i] for i in win.frames], win,
+                                support=Support(prepared, {i: clip[i] for i in prepared.frames})) + backward
+    assert all(np.array_equal(a, b) for a, b in zip(streamed, backward))
+    fresh = engine(model, refs)
+    with pytest.raises(ValueError, match="needed for keyframe chains"):
+        fresh.run_window([clip[i] for i in plan[1].frames], plan[1])
+
+
 def test_engine_refuses_restoration_weights():
     from vsrtn.errors import ArgumentError
 

@@ -126,9 +126,9 @@ def test_each_window_is_inferred_once(tiny_weights, monkeypatch):
     calls = []
     original = Engine.run_window
 
-    def counting(self, frames, window, cuts=None):
+    def counting(self, frames, window, cuts=None, support=None):
         calls.append(window.start)
-        return original(self, frames, window, cuts)
+        return original(self, frames, window, cuts, support)
 
     monkeypatch.setattr(Engine, "run_window", counting)
     old = core.num_threads

@@ -6,18 +6,22 @@ units, to be joined with the untouched source luma (`vsrtn.color.luma_ab_to_rgb`
 """
 from __future__ import annotations
 
+import bisect
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
 import torch
 
-from vsrtn.color import AB_SCALE, gray_to_lightness
-from vsrtn.engine import Engine, EngineSettings
+from vsrtn.color import AB_SCALE, gray_to_lightness, rgb_luma, rgb_to_lab
+from vsrtn.engine import Engine, EngineSettings, Support
 from vsrtn.errors import ArgumentError
-from vsrtn.models.colorize import (COLOUR_CHANNELS, ReferenceMatcher, ReferenceSet, colour_hints, is_colour_model,
-                                   network_input)
+from vsrtn.models.colorize import (CHAIN_HORIZON, COLOUR_CHANNELS, ChainState, ReferenceMatcher, ReferenceSet,
+                                   chain_step, colour_hints, is_colour_model, network_input, propagation_size,
+                                   to_propagation_size)
 from vsrtn.models.rtn import RTN
 from vsrtn.windows import Window
 
@@ -66,6 +70,128 @@ def references_for_window(frames: Sequence[int], cuts: Sequence[bool] | None,
     return result
 
 
+@dataclass(frozen=True, eq=False)
+class Walk:
+    """One walk along a keyframe's chain: from frame `start` (state `state`, None if the chain
+    has already ended there) one frame at a time in `direction` (+1 forward, -1 backward) to
+    `stop`, for the keyframe tied to frame `key` (reference `ref`)."""
+
+    direction: int
+    key: int
+    ref: int
+    start: int
+    state: ChainState | None
+    stop: int
+
+
+@dataclass(frozen=True, eq=False)
+class ChainPlan:
+    """What one window's keyframe chains need: the walks, and the source frames they read (the
+    starting states are held here, so the memo evicting them cannot change a walk)."""
+
+    walks: tuple[Walk, ...]
+    frames: tuple[int, ...]
+
+
+class KeyframeChains:
+    """Colour of tied keyframes carried frame by frame along flow, forward from each keyframe up to
+    CHAIN_HORIZON frames and backward as far, each step fused with the keyframe's straight warp
+    (`chain_step`); a chain ends at a cut or where frames stop lining up. A frame uses the chain of
+    the nearest keyframe at or before it and of the nearest at or after it. Each state is a pure
+    function of its keyframe and the frames between, so the memo (which lets consecutive windows
+    continue a walk instead of restarting it) never changes a result."""
+
+    def __init__(self, references: Sequence[Reference], capacity: int) -> None:
+        self.tied: dict[int, int] = {}
+        for r, ref in enumerate(references):
+            if ref.frame is not None:
+                self.tied.setdefault(ref.frame, r)
+        self._frames = sorted(self.tied)
+        height, width = references[0].rgb.shape[:2]
+        self.size = propagation_size(height, width)
+        self._keys: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for frame, r in self.tied.items():
+            rgb = torch.from_numpy(references[r].rgb).permute(2, 0, 1).float()
+            luma = to_propagation_size(rgb_luma(rgb)[0].numpy(), self.size)
+            ab = np.stack([to_propagation_size(c, self.size) for c in rgb_to_lab(rgb)[1:].numpy()])
+            self._keys[frame] = (luma, ab)
+        self.capacity = capacity
+        self._memo: OrderedDict[tuple[int, int, int], ChainState | None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def origin(self, frame: int, direction: int) -> int | None:
+        """The keyframe frame whose chain reaches `frame` going in `direction`, or None."""
+        if direction > 0:
+            i = bisect.bisect_right(self._frames, frame) - 1
+            k = self._frames[i] if i >= 0 else None
+        else:
+            i = bisect.bisect_left(self._frames, frame)
+            k = self._frames[i] if i < len(self._frames) else None
+        return k if k is not None and abs(frame - k) <= CHAIN_HORIZON else None
+
+    def _recall(self, key: tuple[int, int, int]) -> tuple[bool, ChainState | None]:
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return True, self._memo[key]
+        return False, None
+
+    def _remember(self, key: tuple[int, int, int], state: ChainState | None) -> None:
+        with self._lock:
+            self._memo[key] = state
+            self._memo.move_to_end(key)
+            while len(self._memo) > self.capacity:
+                self._memo.popitem(last=False)
+
+    def plan(self, frames: Sequence[int]) -> ChainPlan:
+        """The walks that give chain states for every frame in `frames`, each starting from the
+        memoised state nearest its targets (or from the keyframe)."""
+        walks, needed = [], set()
+        for direction in (1, -1):
+            groups: dict[int, list[int]] = {}
+            for f in set(frames):
+                k = self.origin(f, direction)
+                if k is not None:
+                    groups.setdefault(k, []).append(f)
+            for k, targets in sorted(groups.items()):
+                near, far = (min(targets), max(targets)) if direction > 0 else (max(targets), min(targets))
+                start, state = k, ChainState(self._keys[k][1], np.ones(self.size, np.float32), 0)
+                for m in range(near, k, -direction):  # the memoised state closest to the targets
+                    hit, remembered = self._recall((direction, k, m))
+                    if hit:
+                        start, state = m, remembered
+                        break
+                walks.append(Walk(direction, k, self.tied[k], start, state, far))
+                if state is not None and start != far:
+                    needed.update(range(min(start, far), max(start, far) + 1))
+        return ChainPlan(tuple(walks), tuple(sorted(needed)))
+
+    def walk(self, plan: ChainPlan, luma_of: Callable[[int], np.ndarray],
+             cut_between: Callable[[int, int], bool]) -> dict[tuple[int, int], tuple[int, ChainState]]:
+        """Run `plan`'s walks: {(direction, frame): (reference, state)} for every frame reached.
+        `luma_of(i)`: source frame i's luma (H, W) in [0, 1]; `cut_between(a, b)`: adjacent
+        frames a and b lie in different shots."""
+        out: dict[tuple[int, int], tuple[int, ChainState]] = {}
+        for w in plan.walks:
+            key_luma, key_ab = self._keys[w.key]
+            state, frame = w.state, w.start
+            small = to_propagation_size(luma_of(frame), self.size) if state is not None and frame != w.stop else None
+            while state is not None:
+                out[(w.direction, frame)] = (w.ref, state)
+                if frame == w.stop:
+                    break
+                nxt = frame + w.direction
+                if cut_between(frame, nxt):
+                    state = None
+                else:
+                    nxt_small = to_propagation_size(luma_of(nxt), self.size)
+                    state = chain_step(state, small, nxt_small, key_luma, key_ab)
+                    small = nxt_small
+                frame = nxt
+                self._remember((w.direction, w.key, frame), state)
+        return out
+
+
 class ColorEngine(Engine):
     """Runs a colourisation RTN window by window with the given references. `run_window` returns
     the core frames' ab planes (2, H, W) in Lab units."""
@@ -83,16 +209,39 @@ class ColorEngine(Engine):
         self.matcher = ReferenceMatcher(self.device)
         rgb = torch.from_numpy(np.stack([r.rgb for r in self.references])).permute(0, 3, 1, 2)
         self._refs = ReferenceSet.from_rgb(rgb, self.matcher)
+        # Enough memo for a backward walk over the whole horizon plus the windows around it.
+        span = self.settings.window + 2 * self.settings.context
+        self.chains = KeyframeChains(self.references, capacity=2 * (CHAIN_HORIZON + 2 * span))
+
+    def prepare(self, window: Window) -> ChainPlan:
+        """The keyframe-chain walks `window` needs; `.frames` lists the source frames they read."""
+        return self.chains.plan(window.frames)
 
     @torch.inference_mode()
     def run_window(self, frames: Sequence[np.ndarray], window: Window,
-                   cuts: Sequence[bool] | None = None) -> list[np.ndarray]:
-        """ab planes (2, H, W) of the core frames of `window` from its gray source frames."""
+                   cuts: Sequence[bool] | None = None, support: Support | None = None) -> list[np.ndarray]:
+        """ab planes (2, H, W) of the core frames of `window` from its gray source frames.
+        `support`: `prepare(window)` and the luma of the frames it lists (without it, those must
+        all be frames of the window)."""
         if len(frames) != len(window.frames):
             raise ValueError(f"run_window: {len(window.frames)} frames expected, got {len(frames)}")
+        lumas: dict[int, np.ndarray] = dict(zip(window.frames, frames))
+        flags = list(cuts) if cuts is not None else [False] * len(frames)
+        cut_pairs = {frozenset(window.frames[p - 1:p + 1]) for p in range(1, len(frames)) if flags[p]}
+        cut_between: Callable[[int, int], bool] = lambda a, b: frozenset((a, b)) in cut_pairs  # noqa: E731
+        plan = self.prepare(window) if support is None else support.plan
+        if support is not None:
+            lumas.update(support.lumas)
+            cut_between = lambda a, b, inside=cut_between: inside(a, b) or support.cut_between(a, b)  # noqa: E731
+        missing = [i for i in plan.frames if i not in lumas]
+        if missing:
+            raise ValueError(f"run_window: source frames {missing[:8]} are needed for keyframe chains; "
+                             "pass them in `support` (see prepare)")
+        states = self.chains.walk(plan, lumas.__getitem__, cut_between)
+        chained = [[states[(d, f)] for d in (1, -1) if (d, f) in states] for f in window.frames]
         gray = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames])).unsqueeze(1)
         allowed = references_for_window(window.frames, cuts, [r.frame for r in self.references])
-        hint, match_conf, warp_conf = colour_hints(self.matcher, gray, allowed, self._refs)
+        hint, match_conf, warp_conf = colour_hints(self.matcher, gray, allowed, self._refs, chained)
         x = network_input(gray_to_lightness(gray), hint, match_conf, warp_conf)
         out = self.infer(x, window, cuts)
         return list(out * AB_SCALE)

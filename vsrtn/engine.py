@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -84,9 +84,21 @@ class EngineSettings:
                                     self.tile_overlap)
 
 
+@dataclass(frozen=True)
+class Support:
+    """What a window needs beyond its own frames, as its caller delivered it: the engine's
+    `prepare(window)` result, the luma of the source frames that lists (`plan.frames`), and
+    whether two adjacent source frames lie in different shots."""
+
+    plan: Any
+    lumas: Mapping[int, np.ndarray]
+    cut_between: Callable[[int, int], bool] = lambda a, b: False
+
+
 class Engine:
     """Runs `model` window by window. `run_window` is the unit the plugin schedules;
-    `run_clip` streams a whole clip with memory bounded by one window."""
+    `run_clip` streams a whole clip with memory bounded by one window (plus the frames
+    `prepare` asks for)."""
 
     def __init__(self, model: RTN, device: torch.device | str = "cpu", settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
@@ -125,11 +137,18 @@ class Engine:
         return self._tile_cache[key]
 
     # -------------------------------------------------------------- running
+    def prepare(self, window: Window) -> Any:
+        """What `window` needs beyond its own frames (an object whose `frames` lists the extra
+        source frames), to be handed back to `run_window` in a `Support`; None: nothing.
+        Restoration needs nothing; colourisation walks keyframe chains (`ColorEngine`)."""
+        return None
+
     @torch.inference_mode()
     def run_window(self, frames: Sequence[np.ndarray], window: Window,
-                   cuts: Sequence[bool] | None = None) -> list[np.ndarray]:
+                   cuts: Sequence[bool] | None = None, support: Support | None = None) -> list[np.ndarray]:
         """Restore the core frames of `window` from its source frames (in `window.frames` order).
-        `cuts[p]`: a new shot starts at position p (nothing propagates from p-1 to p)."""
+        `cuts[p]`: a new shot starts at position p (nothing propagates from p-1 to p).
+        `support` is unused: restoration needs nothing beyond the window."""
         if len(frames) != len(window.frames):
             raise ValueError(f"run_window: {len(window.frames)} frames expected, got {len(frames)}")
         clip = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames]))  # T,H,W
@@ -181,15 +200,22 @@ class Engine:
         source = iter(frames)
         buffer: dict[int, np.ndarray] = {}
         read = 0
+        extra = lambda prepared: () if prepared is None else tuple(prepared.frames)  # noqa: E731
+        starts = set(cuts)
+        cut_between = lambda a, b: max(a, b) in starts  # noqa: E731  (a and b are adjacent)
+        prepared = self.prepare(plan[0])
         for k, win in enumerate(plan):
-            while read <= max(win.frames):
+            while read <= max((*win.frames, *extra(prepared))):
                 try:
                     buffer[read] = next(source)
                 except StopIteration:
                     raise ValueError(f"run_clip: the clip ended after {read} frames, {num_frames} were announced")
                 read += 1
-            outputs = self.run_window([buffer[i] for i in win.frames], win)
-            keep_from = min(plan[k + 1].frames) if k + 1 < len(plan) else read
+            support = None if prepared is None else Support(prepared, {i: buffer[i] for i in extra(prepared)}, cut_between)
+            outputs = self.run_window([buffer[i] for i in win.frames], win, support=support)
+            # The next window is prepared before frames are dropped, so it keeps what it asks for.
+            prepared = self.prepare(plan[k + 1]) if k + 1 < len(plan) else None
+            keep_from = min((*plan[k + 1].frames, *extra(prepared))) if k + 1 < len(plan) else read
             for i in [i for i in buffer if i < keep_from]:
                 del buffer[i]
             for out in outputs:

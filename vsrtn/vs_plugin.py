@@ -23,6 +23,7 @@ import vapoursynth as vs
 from vsrtn import __version__
 from vsrtn.color import (DEFAULT_MATRIX, ab_to_chroma, chroma_to_unit, colour_matrix, luma_ab_to_rgb, luma_coefficients,
                          luma_to_unit, unit_to_chroma, unit_to_luma, ycbcr_to_rgb)
+from vsrtn.engine import Support
 from vsrtn.errors import ArgumentError, VsrtnError
 from vsrtn.windows import Window, is_scene_cut
 
@@ -110,21 +111,23 @@ def _write_luma(src: vs.VideoFrame, fmt: vs.VideoFormat, y: np.ndarray) -> vs.Vi
     return out
 
 
+def _is_cut(earlier: tuple[vs.VideoFrame, np.ndarray], later: tuple[vs.VideoFrame, np.ndarray],
+            use_props: bool, threshold: float | None) -> bool:
+    """Do two consecutive source frames, each (frame, luma), lie in different shots? From the
+    scene-change props and/or the in-house luma detector."""
+    cut = use_props and (bool(later[0].props.get("_SceneChangePrev", 0)) or
+                         bool(earlier[0].props.get("_SceneChangeNext", 0)))
+    return cut or (threshold is not None and is_scene_cut(earlier[1], later[1], threshold))
+
+
 def _cut_flags(frames: Sequence[vs.VideoFrame], indices: Sequence[int], lumas: Sequence[np.ndarray],
                use_props: bool, threshold: float | None) -> list[bool]:
     """cuts[p]: positions p-1 and p of a window lie in different shots."""
     flags = [False]
     for p in range(1, len(indices)):
         a, b = indices[p - 1], indices[p]
-        if a == b:
-            flags.append(False)
-            continue
         lo, hi = (p - 1, p) if a < b else (p, p - 1)  # mirrored stretches run backwards
-        cut = use_props and (bool(frames[hi].props.get("_SceneChangePrev", 0)) or
-                             bool(frames[lo].props.get("_SceneChangeNext", 0)))
-        if threshold is not None and not cut:
-            cut = is_scene_cut(lumas[lo], lumas[hi], threshold)
-        flags.append(cut)
+        flags.append(a != b and _is_cut((frames[lo], lumas[lo]), (frames[hi], lumas[hi]), use_props, threshold))
     return flags
 
 
@@ -264,28 +267,39 @@ def _windowed(clip: vs.VideoNode, template: vs.VideoNode, engine: Any,
     slots = threading.BoundedSemaphore(num_streams)
     streams = _stream_pool(engine.device, num_streams)
 
-    def run(win: Window, frames: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
+    def run(win: Window, frames: Sequence[vs.VideoFrame], prepared: Any, extra: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
         lumas = [_luma(f, fmt) for f in frames]
         cuts = _cut_flags(frames, win.frames, lumas, scene_change, threshold)
+        support = None
+        if prepared is not None:
+            known = dict(zip(prepared.frames, zip(extra, (_luma(f, fmt) for f in extra))))
+            known.update(zip(win.frames, zip(frames, lumas)))
+            support = Support(prepared, {i: y for i, (_, y) in known.items()},
+                              lambda a, b: _is_cut(known[min(a, b)], known[max(a, b)], scene_change, threshold))
         with slots:
             stream = streams.pop()
             try:
                 with _stream_context(stream):
-                    return engine.run_window(lumas, win, cuts)
+                    return engine.run_window(lumas, win, cuts, support)
             finally:
                 streams.append(stream)
 
-    def deliver(n: int, f: list[vs.VideoFrame], k: int) -> vs.VideoFrame:
+    def deliver(n: int, f: list[vs.VideoFrame], k: int, prepared: Any) -> vs.VideoFrame:
         win = plan[k]
-        result = cache.get(k, lambda: run(win, f[2:]))
+        size = len(win.frames)
+        result = cache.get(k, lambda: run(win, f[2:2 + size], prepared, f[2 + size:]))
         return write(f[0], f[1], result[n - win.start], win)
 
     def select(n: int) -> vs.VideoNode:
         k = plan.index_of(n)
+        # What the window needs beyond its frames (keyframe chains), decided now and handed on.
+        prepared = engine.prepare(plan[k])
+        extra = () if prepared is None else prepared.frames
         # Frame n of `clip[i] * (n + 1)` is source frame i: VapourSynth fetches every frame the
         # window needs and hands it to the callback.
-        sources = [clip[i] * (n + 1) for i in plan[k].frames]
-        return template.std.ModifyFrame(clips=[template, clip, *sources], selector=functools.partial(deliver, k=k))
+        sources = [clip[i] * (n + 1) for i in (*plan[k].frames, *extra)]
+        return template.std.ModifyFrame(clips=[template, clip, *sources],
+                                        selector=functools.partial(deliver, k=k, prepared=prepared))
 
     return template.std.FrameEval(select)
 

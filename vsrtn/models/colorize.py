@@ -115,13 +115,60 @@ def warp_reference(frame: np.ndarray, ref_luma: np.ndarray, ref_ab: np.ndarray) 
     return ab, (np.exp(-err / WARP_SIGMA) * inside).astype(np.float32)
 
 
+PROPAGATE_MAX_SIDE = 512  # keyframe colour is carried along the chain at most this large (colour is smooth)
+CHAIN_HORIZON = 100  # frames a keyframe's colour is carried each way along the chain (bounds seeks and look-ahead)
+CHAIN_BREAK = 0.2  # a step whose mean confidence is below this does not line up (an undetected cut): the chain ends
+
+
+@dataclass(frozen=True, eq=False)
+class ChainState:
+    """A keyframe's colour carried along the flow chain to one frame, at propagation size:
+    ab (2,h,w) in Lab units, confidence (h,w) in [0, 1], and the number of steps from the keyframe."""
+
+    ab: np.ndarray
+    conf: np.ndarray
+    steps: int
+
+
+def propagation_size(height: int, width: int) -> tuple[int, int]:
+    """(h, w) at which keyframe colour is carried for frames of (height, width)."""
+    scale = min(1.0, PROPAGATE_MAX_SIDE / max(height, width))
+    return max(8, round(height * scale)), max(8, round(width * scale))
+
+
+def to_propagation_size(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A (H, W) plane shrunk (area) to `size` (h, w); unchanged when already that size."""
+    if plane.shape[-2:] == size:
+        return np.ascontiguousarray(plane, np.float32)
+    return cv2.resize(plane.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA)
+
+
+def chain_step(state: ChainState, from_luma: np.ndarray, to_luma: np.ndarray, key_luma: np.ndarray,
+               key_ab: np.ndarray) -> ChainState | None:
+    """Carry `state` (at the frame of luma `from_luma`) one frame on, to `to_luma`; all at
+    propagation size. The carried colour is fused, pixel by pixel and by confidence, with the
+    keyframe (`key_luma`, `key_ab`) warped straight onto the new frame: the straight warp does not
+    drift, the chain follows motion too large or too long for one flow. None: the frames do not
+    line up (the chain ends)."""
+    carried, step_conf = warp_reference(to_luma, from_luma, state.ab)
+    if float(step_conf.mean()) < CHAIN_BREAK:
+        return None
+    direct, direct_conf = warp_reference(to_luma, key_luma, key_ab)
+    wd, wc = direct_conf ** 4, step_conf ** 4
+    share = wd / (wd + wc + 1e-6)
+    ab = (share * direct + (1 - share) * carried).astype(np.float32)
+    return ChainState(ab, np.maximum(direct_conf, step_conf), state.steps + 1)
+
+
 @torch.no_grad()
 def colour_hints(matcher: ReferenceMatcher, gray: torch.Tensor, allowed: Sequence[Sequence[int]],
-                 refs: ReferenceSet) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Hints for gray frames (T,1,H,W) in [0, 1], frame p drawing on references `allowed[p]`:
+                 refs: ReferenceSet, chained: Sequence[Sequence[tuple[int, ChainState]]] | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Hints for gray frames (T,1,H,W) in [0, 1], frame p drawing on references `allowed[p]` and
+    on keyframe colour carried along flow chains `chained[p]` ((reference, state) pairs):
     (ab (T,2,H,W) in Lab units, matching confidence (T,1,H,W), warping confidence (T,1,H,W)).
-    Where a keyframe warps onto the frame reliably its colour is used as is; elsewhere the
-    semantic match fills in."""
+    Where a keyframe warps onto the frame reliably (straight or along its chain) its colour is
+    used as is; elsewhere the semantic match fills in."""
     t, _, h, w = gray.shape
     hint, match_conf, warp_conf = gray.new_zeros(t, 2, h, w), gray.new_zeros(t, 1, h, w), gray.new_zeros(t, 1, h, w)
     todo = [p for p in range(t) if allowed[p]]
@@ -137,6 +184,7 @@ def colour_hints(matcher: ReferenceMatcher, gray: torch.Tensor, allowed: Sequenc
         keep = [i for i, f in enumerate(fit) if f >= KEEP_FRACTION * max(fit)]
         rs, warps = [allowed[p][i] for i in keep], [warps[i] for i in keep]
         m_ab, m_conf = matcher.match(feats[k], [refs.features[r] for r in rs], [ref_ab[r] for r in rs], (h, w))
+        warps += [_full_size(state, h, w) for r, state in (chained[p] if chained is not None else ()) if r in rs]
         weights = np.stack([c ** 4 + 1e-6 for _, c in warps])
         w_ab = np.sum([ab * wt for (ab, _), wt in zip(warps, weights)], axis=0) / weights.sum(0)
         w_conf = np.max([c for _, c in warps], axis=0)
@@ -144,6 +192,16 @@ def colour_hints(matcher: ReferenceMatcher, gray: torch.Tensor, allowed: Sequenc
         hint[p] = w_conf * w_ab + (1 - w_conf) * m_ab.to(hint)
         match_conf[p], warp_conf[p] = m_conf.to(hint), w_conf
     return hint, match_conf, warp_conf
+
+
+def _full_size(state: ChainState, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """A chain state's (ab, confidence) at frame size, confidence faded out over the last quarter
+    of the horizon so colour does not jump where the chain stops."""
+    fade = min(1.0, (CHAIN_HORIZON - state.steps) / (CHAIN_HORIZON / 4))
+    if state.conf.shape == (h, w):
+        return state.ab, state.conf * fade
+    up = lambda x: cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)  # noqa: E731
+    return np.stack([up(c) for c in state.ab]), np.clip(up(state.conf), 0, 1) * fade
 
 
 COLOUR_CHANNELS = (5, 2)  # (inputs, outputs) of a colourisation RTN
