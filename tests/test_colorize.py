@@ -218,6 +218,18 @@ def test_chains_do_not_depend_on_window_order_or_the_memo():
         fresh.run_window([clip[i] for i in plan[1].frames], plan[1])
 
 
+def test_a_cut_outside_the_window_keeps_a_shot_without_keyframe_gray():
+    from vsrtn.models.config import COLOR_COMPACT
+    from vsrtn.models.rtn import RTN
+
+    clip = moving_clip(12, H, W)
+    e = engine(RTN(COLOR_COMPACT).eval(), [Reference(coloured(clip[0], 0.5), 0)], window=4, context=1)
+    out = list(e.run_clip(iter(clip), 12, cuts=[6]))  # windows [4,6), [6,8), [8,12) hold no cut inside
+    assert all(np.abs(ab).mean() > 5 for ab in out[:6])
+    # The identity-start network passes the hint through: no keyframe of this shot, no colour.
+    assert all(np.abs(ab).max() < 1e-3 for ab in out[6:])
+
+
 def test_engine_refuses_restoration_weights():
     from vsrtn.errors import ArgumentError
 

@@ -72,15 +72,15 @@ def references_for_window(frames: Sequence[int], cuts: Sequence[bool] | None,
 
 @dataclass(frozen=True, eq=False)
 class Walk:
-    """One walk along a keyframe's chain: from frame `start` (state `state`, None if the chain
-    has already ended there) one frame at a time in `direction` (+1 forward, -1 backward) to
+    """One walk along a keyframe's chain: from frame `start` (state `state`; None or CUT if the
+    chain has already ended there) one frame at a time in `direction` (+1 forward, -1 backward) to
     `stop`, for the keyframe tied to frame `key` (reference `ref`)."""
 
     direction: int
     key: int
     ref: int
     start: int
-    state: ChainState | None
+    state: ChainState | str | None
     stop: int
 
 
@@ -93,11 +93,15 @@ class ChainPlan:
     frames: tuple[int, ...]
 
 
+CUT = "cut"  # a chain that ended at a scene cut: its keyframe belongs to another shot
+
+
 class KeyframeChains:
     """Colour of tied keyframes carried frame by frame along flow, forward from each keyframe up to
     CHAIN_HORIZON frames and backward as far, each step fused with the keyframe's straight warp
-    (`chain_step`); a chain ends at a cut or where frames stop lining up. A frame uses the chain of
-    the nearest keyframe at or before it and of the nearest at or after it. Each state is a pure
+    (`chain_step`); a chain ends where frames stop lining up, or at a cut, which also tells that
+    the keyframe belongs to another shot. A frame uses the chain of the nearest keyframe at or
+    before it and of the nearest at or after it. Each state is a pure
     function of its keyframe and the frames between, so the memo (which lets consecutive windows
     continue a walk instead of restarting it) never changes a result."""
 
@@ -116,7 +120,7 @@ class KeyframeChains:
             ab = np.stack([to_propagation_size(c, self.size) for c in rgb_to_lab(rgb)[1:].numpy()])
             self._keys[frame] = (luma, ab)
         self.capacity = capacity
-        self._memo: OrderedDict[tuple[int, int, int], ChainState | None] = OrderedDict()
+        self._memo: OrderedDict[tuple[int, int, int], ChainState | str | None] = OrderedDict()
         self._lock = threading.Lock()
 
     def origin(self, frame: int, direction: int) -> int | None:
@@ -129,14 +133,14 @@ class KeyframeChains:
             k = self._frames[i] if i < len(self._frames) else None
         return k if k is not None and abs(frame - k) <= CHAIN_HORIZON else None
 
-    def _recall(self, key: tuple[int, int, int]) -> tuple[bool, ChainState | None]:
+    def _recall(self, key: tuple[int, int, int]) -> tuple[bool, ChainState | str | None]:
         with self._lock:
             if key in self._memo:
                 self._memo.move_to_end(key)
                 return True, self._memo[key]
         return False, None
 
-    def _remember(self, key: tuple[int, int, int], state: ChainState | None) -> None:
+    def _remember(self, key: tuple[int, int, int], state: ChainState | str | None) -> None:
         with self._lock:
             self._memo[key] = state
             self._memo.move_to_end(key)
@@ -162,33 +166,38 @@ class KeyframeChains:
                         start, state = m, remembered
                         break
                 walks.append(Walk(direction, k, self.tied[k], start, state, far))
-                if state is not None and start != far:
+                if isinstance(state, ChainState) and start != far:
                     needed.update(range(min(start, far), max(start, far) + 1))
         return ChainPlan(tuple(walks), tuple(sorted(needed)))
 
     def walk(self, plan: ChainPlan, luma_of: Callable[[int], np.ndarray],
-             cut_between: Callable[[int, int], bool]) -> dict[tuple[int, int], tuple[int, ChainState]]:
-        """Run `plan`'s walks: {(direction, frame): (reference, state)} for every frame reached.
-        `luma_of(i)`: source frame i's luma (H, W) in [0, 1]; `cut_between(a, b)`: adjacent
-        frames a and b lie in different shots."""
-        out: dict[tuple[int, int], tuple[int, ChainState]] = {}
+             cut_between: Callable[[int, int], bool]) -> dict[tuple[int, int], tuple[int, ChainState | str]]:
+        """Run `plan`'s walks: {(direction, frame): (reference, state)} for every frame the chain
+        reaches, and (reference, CUT) for every target past a cut on the way. `luma_of(i)`:
+        source frame i's luma (H, W) in [0, 1]; `cut_between(a, b)`: adjacent frames a and b
+        lie in different shots."""
+        out: dict[tuple[int, int], tuple[int, ChainState | str]] = {}
         for w in plan.walks:
+            d = w.direction
             key_luma, key_ab = self._keys[w.key]
             state, frame = w.state, w.start
-            small = to_propagation_size(luma_of(frame), self.size) if state is not None and frame != w.stop else None
-            while state is not None:
-                out[(w.direction, frame)] = (w.ref, state)
+            live = isinstance(state, ChainState) and frame != w.stop
+            small = to_propagation_size(luma_of(frame), self.size) if live else None
+            while isinstance(state, ChainState):
+                out[(d, frame)] = (w.ref, state)
                 if frame == w.stop:
                     break
-                nxt = frame + w.direction
+                nxt = frame + d
                 if cut_between(frame, nxt):
-                    state = None
+                    state = CUT
                 else:
                     nxt_small = to_propagation_size(luma_of(nxt), self.size)
                     state = chain_step(state, small, nxt_small, key_luma, key_ab)
                     small = nxt_small
                 frame = nxt
-                self._remember((w.direction, w.key, frame), state)
+                self._remember((d, w.key, frame), state)
+            if state is CUT:
+                out.update({(d, f): (w.ref, CUT) for f in range(frame, w.stop + d, d)})
         return out
 
 
@@ -238,9 +247,13 @@ class ColorEngine(Engine):
             raise ValueError(f"run_window: source frames {missing[:8]} are needed for keyframe chains; "
                              "pass them in `support` (see prepare)")
         states = self.chains.walk(plan, lumas.__getitem__, cut_between)
-        chained = [[states[(d, f)] for d in (1, -1) if (d, f) in states] for f in window.frames]
+        reached = [[states[(d, f)] for d in (1, -1) if (d, f) in states] for f in window.frames]
+        chained = [[(r, s) for r, s in here if s is not CUT] for here in reached]
+        # A keyframe whose chain met a cut on the way lies in another shot: it gives no colour here.
+        severed = [{r for r, s in here if s is CUT} for here in reached]
         gray = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames])).unsqueeze(1)
-        allowed = references_for_window(window.frames, cuts, [r.frame for r in self.references])
+        allowed = [tuple(r for r in refs if r not in cut_off) for refs, cut_off in
+                   zip(references_for_window(window.frames, cuts, [r.frame for r in self.references]), severed)]
         hint, match_conf, warp_conf = colour_hints(self.matcher, gray, allowed, self._refs, chained)
         x = network_input(gray_to_lightness(gray), hint, match_conf, warp_conf)
         out = self.infer(x, window, cuts)
