@@ -416,6 +416,19 @@ def test_colour_training_runs_resumes_and_exports(tmp_path):
     assert is_colour_model(load_model(res["path"]).config)
 
 
+def test_training_hints_carry_a_tied_keyframe_along_the_clip_as_at_run_time():
+    from vsrtn.models.colorize import ChainState
+    from vsrtn.train.trainer import _chained
+
+    clip = moving_clip(5, H, W)
+    ref = coloured(clip[4], 0.5)
+    chained = _chained(ref, 4, clip, ref_index=3)  # a reversed sample: the keyframe is the last frame
+    assert len(chained) == 5 and all(len(c) == 1 and c[0][0] == 3 for c in chained)
+    assert [c[0][1].steps for c in chained] == [4, 3, 2, 1, 0]  # walked backward from frame 4
+    assert all(isinstance(c[0][1], ChainState) for c in chained)
+    assert _chained(ref, None, clip, ref_index=3) is None  # an untied reference has no chain
+
+
 def test_colorize_through_vspipe_y4m(tmp_path, colour_weights, key_png):
     """A .vpy with Colorize piped as y4m: a clean 4:4:4 stream equal to the in-process frames."""
     from pathlib import Path

@@ -101,7 +101,7 @@ class KeyframeChains:
     CHAIN_HORIZON frames and backward as far, each step fused with the keyframe's straight warp
     (`chain_step`); a chain ends where frames stop lining up, or at a cut, which also tells that
     the keyframe belongs to another shot. A frame uses the chain of the nearest keyframe at or
-    before it and of the nearest at or after it. Each state is a pure
+    before it and of the nearest after it. Each state is a pure
     function of its keyframe and the frames between, so the memo (which lets consecutive windows
     continue a walk instead of restarting it) never changes a result."""
 
@@ -124,12 +124,13 @@ class KeyframeChains:
         self._lock = threading.Lock()
 
     def origin(self, frame: int, direction: int) -> int | None:
-        """The keyframe frame whose chain reaches `frame` going in `direction`, or None."""
+        """The keyframe frame whose chain reaches `frame` going in `direction`, or None (a
+        keyframe's own frame takes it forward only: one state there, not two)."""
         if direction > 0:
             i = bisect.bisect_right(self._frames, frame) - 1
             k = self._frames[i] if i >= 0 else None
         else:
-            i = bisect.bisect_left(self._frames, frame)
+            i = bisect.bisect_right(self._frames, frame)
             k = self._frames[i] if i < len(self._frames) else None
         return k if k is not None and abs(frame - k) <= CHAIN_HORIZON else None
 
@@ -184,7 +185,8 @@ class KeyframeChains:
             live = isinstance(state, ChainState) and frame != w.stop
             small = to_propagation_size(luma_of(frame), self.size) if live else None
             while isinstance(state, ChainState):
-                out[(d, frame)] = (w.ref, state)
+                if self.origin(frame, d) == w.key:  # not the keyframe's own frame on a backward walk
+                    out[(d, frame)] = (w.ref, state)
                 if frame == w.stop:
                     break
                 nxt = frame + d

@@ -130,6 +130,21 @@ class ColorSampler:
         return clip, ref, index
 
 
+def _chained(ref: np.ndarray, index: int | None, gray: np.ndarray, ref_index: int) -> list[list] | None:
+    """A sample's keyframe colour carried along its clip (T, H, W gray) as the engine does at run
+    time (`KeyframeChains`), when the reference is tied to clip frame `index`; for colour_hints,
+    with the keyframe known as `ref_index` there."""
+    if index is None:
+        return None
+    from vsrtn.colorize import CUT, KeyframeChains, Reference
+
+    chains = KeyframeChains([Reference(ref, index)], capacity=0)
+    frames = range(len(gray))
+    states = chains.walk(chains.plan(frames), gray.__getitem__, lambda a, b: False)
+    return [[(ref_index, states[(d, t)][1]) for d in (1, -1) if (d, t) in states and states[(d, t)][1] is not CUT]
+            for t in frames]
+
+
 def _colourful(rgb: np.ndarray) -> bool:
     small = cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA)
     return float(np.abs(cv2.cvtColor(small, cv2.COLOR_RGB2Lab)[..., 1:]).mean()) > 3.0
@@ -354,7 +369,9 @@ class Trainer:
         gray = rgb_luma(rgb)  # the film's luma (BT.709), as the plugin reads gray clips
         light = gray_to_lightness(gray)
         ab = rgb_to_lab(rgb)[:, :, 1:]
-        hints = [colour_hints(self.matcher, gray[b].cpu(), [[b]] * frames, refs) for b in range(c.batch)]
+        hints = [colour_hints(self.matcher, gray[b].cpu(), [[b]] * frames, refs,
+                              _chained(items[b][1], items[b][2], gray[b, :, 0].cpu().numpy(), b))
+                 for b in range(c.batch)]
         hint, match_conf, warp_conf = (torch.stack([h[i] for h in hints]).to(self.device) for i in range(3))
         out_ab = self.model(network_input(light, hint, match_conf, warp_conf))
         loss = F.l1_loss(out_ab, ab / AB_SCALE)
