@@ -101,9 +101,9 @@ class KeyframeChains:
     CHAIN_HORIZON frames and backward as far, each step fused with the keyframe's straight warp
     (`chain_step`); a chain ends where frames stop lining up, or at a cut, which also tells that
     the keyframe belongs to another shot. A frame uses the chain of the nearest keyframe at or
-    before it and of the nearest after it. Each state is a pure
-    function of its keyframe and the frames between, so the memo (which lets consecutive windows
-    continue a walk instead of restarting it) never changes a result."""
+    before it and of the nearest after it. Each state is a pure function of its keyframe and the
+    frames between, so the memo (which lets consecutive windows continue a walk instead of
+    restarting it) never changes a result."""
 
     def __init__(self, references: Sequence[Reference], capacity: int) -> None:
         self.tied: dict[int, int] = {}
