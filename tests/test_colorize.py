@@ -302,6 +302,22 @@ def test_colorize_rgb_output_reference_clip_and_request_order(colour_weights):
     assert np.abs(linear[0].transpose(1, 2, 0) / 255.0 - keys[0]).mean() < 0.08
 
 
+def test_colorize_stops_a_keyframe_at_a_cut_prop_outside_the_window(colour_weights):
+    import vsrtn
+
+    clip, frames = gray_clip(vs.GRAY8, 12)
+    clip = clip[:6] + clip[6].std.SetFrameProps(_SceneChangePrev=1) + clip[7:]
+    ref = core.std.BlankClip(format=vs.RGBS, width=W, height=H, length=1)
+    runs = []
+    for hue in (0.5, 2.5):  # only the first shot's keyframe changes
+        key = ref.std.ModifyFrame(ref, lambda n, f, hue=hue: _fill_rgb(f, coloured(frames[0], hue)))
+        out = vsrtn.Colorize(clip, key, ref_frames=0, weights=str(colour_weights), device="cpu", window=4, context=1)
+        runs.append([np.asarray(out.get_frame(n)[1]).copy() for n in (11, 9, 0, 6)])  # window [8, 12) first
+    assert not np.array_equal(runs[0][2], runs[1][2])
+    # Frames 8-11 are windowed apart from the cut at 6; the keyframe's chain meets it on the way.
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][:2] + runs[0][3:], runs[1][:2] + runs[1][3:]))
+
+
 def _fill_rgb(frame, rgb):
     out = frame.copy()
     for p in range(3):
