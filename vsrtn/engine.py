@@ -211,7 +211,8 @@ class Engine:
                 except StopIteration:
                     raise ValueError(f"run_clip: the clip ended after {read} frames, {num_frames} were announced")
                 read += 1
-            support = None if prepared is None else Support(prepared, {i: buffer[i] for i in extra(prepared)}, cut_between)
+            support = (None if prepared is None else
+                       Support(prepared, {i: buffer[i] for i in extra(prepared)}, cut_between))
             outputs = self.run_window([buffer[i] for i in win.frames], win, support=support)
             # The next window is prepared before frames are dropped, so it keeps what it asks for.
             prepared = self.prepare(plan[k + 1]) if k + 1 < len(plan) else None

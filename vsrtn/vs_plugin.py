@@ -267,7 +267,8 @@ def _windowed(clip: vs.VideoNode, template: vs.VideoNode, engine: Any,
     slots = threading.BoundedSemaphore(num_streams)
     streams = _stream_pool(engine.device, num_streams)
 
-    def run(win: Window, frames: Sequence[vs.VideoFrame], prepared: Any, extra: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
+    def run(win: Window, frames: Sequence[vs.VideoFrame], prepared: Any,
+            extra: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
         lumas = [_luma(f, fmt) for f in frames]
         cuts = _cut_flags(frames, win.frames, lumas, scene_change, threshold)
         support = None
