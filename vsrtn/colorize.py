@@ -185,7 +185,7 @@ class KeyframeChains:
             live = isinstance(state, ChainState) and frame != w.stop
             small = to_propagation_size(luma_of(frame), self.size) if live else None
             while isinstance(state, ChainState):
-                if self.origin(frame, d) == w.key:  # not the keyframe's own frame on a backward walk
+                if d > 0 or frame != w.key:  # a keyframe's own frame takes its chain forward only
                     out[(d, frame)] = (w.ref, state)
                 if frame == w.stop:
                     break
@@ -201,6 +201,16 @@ class KeyframeChains:
             if state is CUT:
                 out.update({(d, f): (w.ref, CUT) for f in range(frame, w.stop + d, d)})
         return out
+
+
+def chain_results(states: Mapping[tuple[int, int], tuple[int, ChainState | str]], frames: Sequence[int]
+                  ) -> tuple[list[list[tuple[int, ChainState]]], list[set[int]]]:
+    """From `KeyframeChains.walk`'s result, for each of `frames`: the (reference, state) pairs of
+    the chains that reach it, and the references whose chain met a cut on the way (their keyframe
+    lies in another shot)."""
+    reached = [[states[(d, f)] for d in (1, -1) if (d, f) in states] for f in frames]
+    return ([[(r, s) for r, s in here if s is not CUT] for here in reached],
+            [{r for r, s in here if s is CUT} for here in reached])
 
 
 class ColorEngine(Engine):
@@ -249,11 +259,8 @@ class ColorEngine(Engine):
         if missing:
             raise ValueError(f"run_window: source frames {missing[:8]} are needed for keyframe chains; "
                              "pass them in `support` (see prepare)")
-        states = self.chains.walk(plan, lumas.__getitem__, cut_between)
-        reached = [[states[(d, f)] for d in (1, -1) if (d, f) in states] for f in window.frames]
-        chained = [[(r, s) for r, s in here if s is not CUT] for here in reached]
         # A keyframe whose chain met a cut on the way lies in another shot: it gives no colour here.
-        severed = [{r for r, s in here if s is CUT} for here in reached]
+        chained, severed = chain_results(self.chains.walk(plan, lumas.__getitem__, cut_between), window.frames)
         gray = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames])).unsqueeze(1)
         allowed = [tuple(r for r in refs if r not in cut_off) for refs, cut_off in
                    zip(references_for_window(window.frames, cuts, [r.frame for r in self.references]), severed)]

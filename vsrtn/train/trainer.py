@@ -136,13 +136,12 @@ def _chained(ref: np.ndarray, index: int | None, gray: np.ndarray, ref_index: in
     with the keyframe known as `ref_index` there."""
     if index is None:
         return None
-    from vsrtn.colorize import CUT, KeyframeChains, Reference
+    from vsrtn.colorize import KeyframeChains, Reference, chain_results
 
     chains = KeyframeChains([Reference(ref, index)], capacity=0)
     frames = range(len(gray))
-    states = chains.walk(chains.plan(frames), gray.__getitem__, lambda a, b: False)
-    return [[(ref_index, states[(d, t)][1]) for d in (1, -1) if (d, t) in states and states[(d, t)][1] is not CUT]
-            for t in frames]
+    chained, _ = chain_results(chains.walk(chains.plan(frames), gray.__getitem__, lambda a, b: False), frames)
+    return [[(ref_index, state) for _, state in here] for here in chained]
 
 
 def _colourful(rgb: np.ndarray) -> bool:
