@@ -186,6 +186,9 @@ def test_props_kept_and_provenance_added(tiny_weights):
     f = restore(src, tiny_weights).get_frame(1)
     assert f.props["MyProp"] == 7 and f.props["_Matrix"] == 1
     assert f.props["vsrtn_weights"] == tiny_weights and f.props["vsrtn_version"] == vsrtn.__version__
+    # The medium preset's deflicker radius (5), capped at the context used (2); or as given.
+    assert f.props["vsrtn_context"] == 2 and f.props["vsrtn_deflicker"] == 2
+    assert restore(src, tiny_weights, deflicker=0).get_frame(1).props["vsrtn_deflicker"] == 0
 
 
 def test_range_prop_decides_how_luma_is_read(tiny_weights):
@@ -239,6 +242,9 @@ def test_lowercase_alias():
     (dict(weights="no-such-weights"), "no weights named 'no-such-weights'"),
     (dict(weights="/nonexistent/w.safetensors"), "weights file /nonexistent/w.safetensors does not exist"),
     (dict(fp16=True), "'fp16' must be False or None on the CPU"),
+    (dict(deflicker=6), "'deflicker' must be an integer in 0..context (5), got 6"),
+    (dict(context=2, deflicker=3), "'deflicker' must be an integer in 0..context (2), got 3"),
+    (dict(deflicker=1.5), "'deflicker' must be an integer in 0..context"),
 ])
 def test_errors_at_evaluation(tiny_weights, kwargs, message):
     clip = kwargs.pop("clip", textured(length=3))

@@ -28,7 +28,7 @@ def _add_encoder_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars (for logs)")
 
 
-def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration") -> None:
+def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration", colour: bool = False) -> None:
     g = p.add_argument_group(title)
     g.add_argument("--preset", default="medium", help="light, medium, heavy or a YAML file")
     g.add_argument("--weights", default=None, help="weights name or file (default: the preset's)")
@@ -36,6 +36,9 @@ def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration")
     g.add_argument("--fp16", action="store_true", help="half precision (CUDA)")
     g.add_argument("--window", type=int, default=None)
     g.add_argument("--context", type=int, default=None)
+    if not colour:
+        g.add_argument("--deflicker", type=int, default=None,
+                       help="frames each side that steady brightness after the network (0: off; default: the preset's)")
     g.add_argument("--tile", type=int, nargs=2, metavar=("W", "H"), default=None)
 
 
@@ -62,6 +65,7 @@ def _engine_parts(args, section: str, func: str):
     device, index = _parse_device(args.device)
     dev = resolve_device(device, index, func)
     settings = engine_settings(preset, window=args.window, context=args.context,
+                               deflicker=getattr(args, "deflicker", None),
                                tile=tuple(args.tile) if args.tile else None, precision="fp16" if args.fp16 else "fp32")
     weights = args.weights or preset.get("weights")
     if not weights:
@@ -311,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="output file; the extension picks the container")
     p.add_argument("--ref", action="append", required=True, metavar="IMAGE[@FRAME]",
                    help="a colour keyframe; @FRAME ties it to the frame it shows (repeat for more)")
-    _add_restore_options(p, "colourisation")
+    _add_restore_options(p, "colourisation", colour=True)
     _add_encoder_options(p)
     p.set_defaults(func=_cmd_colorize)
 

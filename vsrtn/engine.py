@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
+from vsrtn.deflicker import neighbourhood, stabilise
 from vsrtn.errors import ArgumentError, DeviceError
 from vsrtn.models.rtn import RTN
 from vsrtn.windows import Window, WindowPlan, plan_windows
@@ -63,6 +64,7 @@ class EngineSettings:
 
     window: int = 12  # core frames per model call
     context: int = 5  # extra frames each side (recurrence warm-up)
+    deflicker: int = 0  # frames each side whose median steadies a restored frame's brightness; 0 = off
     tile: tuple[int, int] | None = None  # (width, height); None = whole frames unless they would not fit
     tile_overlap: int = 32
     precision: str = "fp32"  # fp32 | fp16 | bf16 (the last two on CUDA only)
@@ -73,6 +75,10 @@ class EngineSettings:
             raise ArgumentError(f, "window", "an integer in 1..256", self.window)
         if not isinstance(self.context, int) or not 0 <= self.context <= 64:
             raise ArgumentError(f, "context", "an integer in 0..64", self.context)
+        if not isinstance(self.deflicker, int) or not 0 <= self.deflicker <= self.context:
+            # The neighbours must be in the window for every core frame, or frames at window
+            # edges would be steadied against fewer neighbours than the rest.
+            raise ArgumentError(f, "deflicker", f"an integer in 0..context ({self.context})", self.deflicker)
         if self.precision not in DTYPES:
             raise ArgumentError(f, "precision", f"one of {sorted(DTYPES)}", self.precision)
         if self.tile is not None:
@@ -153,8 +159,19 @@ class Engine:
             raise ValueError(f"run_window: {len(window.frames)} frames expected, got {len(frames)}")
         clip = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames]))  # T,H,W
         x = clip.mul(2).sub(1).unsqueeze(1).expand(-1, 3, -1, -1)
-        out = self.infer(x, window, cuts)[:, 0]
-        return list(np.clip((out + 1) / 2, 0, 1))
+        out = list(np.clip((self.infer(x, window, cuts)[:, 0] + 1) / 2, 0, 1))
+        if self.settings.deflicker:
+            out = [self._deflicker(y, window.offset + i, frames, window, cuts) for i, y in enumerate(out)]
+        return out
+
+    def _deflicker(self, restored: np.ndarray, position: int, frames: Sequence[np.ndarray], window: Window,
+                   cuts: Sequence[bool] | None) -> np.ndarray:
+        """Steady the brightness of the restored frame at `position` of `window` against its
+        shot's source frames within `deflicker` positions (a frame mirrored in at a clip end
+        counts once)."""
+        near = {window.frames[p]: frames[p]
+                for p in neighbourhood(position, len(frames), self.settings.deflicker, cuts)}
+        return stabilise(restored, list(near.values()))
 
     def infer(self, x: torch.Tensor, window: Window, cuts: Sequence[bool] | None = None) -> np.ndarray:
         """Run the model on the model-ready input x (T, in_channels, H, W) of `window`'s source

@@ -25,6 +25,10 @@ _ENGINE_SCHEMA: dict[str, tuple[type, Any, str]] = {
     "context": (int, lambda v: 0 <= v <= 64, "an integer in 0..64"),
     "tile_overlap": (int, lambda v: 0 <= v <= 512, "an integer in 0..512"),
 }
+# Keys only the `restore:` section takes.
+_RESTORE_SCHEMA: dict[str, tuple[type, Any, str]] = {
+    "deflicker": (int, lambda v: 0 <= v <= 64, "an integer in 0..64 (at most the context)"),
+}
 _TOP_KEYS = {"description": str, "base": str, "restore": dict, "colorize": dict, "degradation": dict}
 _ENGINE_SECTIONS = ("restore", "colorize")  # sections with the engine schema above
 
@@ -59,10 +63,11 @@ def validate(data: dict[str, Any], label: str, partial: bool = False) -> None:
 
         validate_spec(data["degradation"], f"preset {label}: degradation")
     for section in _ENGINE_SECTIONS:
+        schema = {**_ENGINE_SCHEMA, **(_RESTORE_SCHEMA if section == "restore" else {})}
         for key, value in data.get(section, {}).items():
-            if key not in _ENGINE_SCHEMA:
-                raise PresetError(f"preset {label}: unknown key '{section}.{key}' (known: {sorted(_ENGINE_SCHEMA)})")
-            typ, ok, allowed = _ENGINE_SCHEMA[key]
+            if key not in schema:
+                raise PresetError(f"preset {label}: unknown key '{section}.{key}' (known: {sorted(schema)})")
+            typ, ok, allowed = schema[key]
             if not isinstance(value, typ) or isinstance(value, bool) or not ok(value):
                 raise PresetError(f"preset {label}: '{section}.{key}' must be {allowed}, got {value!r}")
 
@@ -99,15 +104,21 @@ def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
 
 
 def engine_settings(restore: dict[str, Any], *, window: int | None = None, context: int | None = None,
-                    tile: tuple[int, int] | None = None, tile_overlap: int | None = None,
-                    precision: str = "fp32") -> "EngineSettings":
-    """Engine settings from a preset's `restore:` (or `colorize:`) section; explicit values take precedence."""
+                    deflicker: int | None = None, tile: tuple[int, int] | None = None,
+                    tile_overlap: int | None = None, precision: str = "fp32") -> "EngineSettings":
+    """Engine settings from a preset's `restore:` (or `colorize:`) section; explicit values take
+    precedence. The preset's deflicker radius is capped at the context actually used (an explicit
+    smaller `context` narrows it); an explicit `deflicker` above the context is an error."""
     from vsrtn.engine import EngineSettings
 
     defaults = EngineSettings()
+    context = restore.get("context", defaults.context) if context is None else context
+    if deflicker is None and isinstance(context, int):
+        deflicker = min(restore.get("deflicker", defaults.deflicker), max(context, 0))
     return EngineSettings(
         window=restore.get("window", defaults.window) if window is None else window,
-        context=restore.get("context", defaults.context) if context is None else context,
+        context=context,
+        deflicker=defaults.deflicker if deflicker is None else deflicker,
         tile=tile,
         tile_overlap=restore.get("tile_overlap", defaults.tile_overlap) if tile_overlap is None else tile_overlap,
         precision=precision)
