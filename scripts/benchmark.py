@@ -4,6 +4,7 @@
 Each (mode, size, length) runs in its own subprocess so that its peak RSS is its own.
 Modes:
   engine-compact-dis    the default engine: compact config, DIS flow, default windows
+                        (engine modes deflicker as the medium preset does unless --deflicker)
   engine-published-dis  published network size, DIS flow, our windows
   engine-published-raft published network size, RAFT (24 iterations), our windows
   colorize-compact      the colourisation engine (compact colour model, default windows), one
@@ -92,7 +93,7 @@ def published_procedure(model, frames, n: int, device: str, precision: str):
             yield out
 
 
-def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str) -> dict:
+def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str, deflicker: int = 0) -> dict:
     import torch
 
     from vsrtn.engine import Engine, EngineSettings
@@ -116,7 +117,7 @@ def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str) -> d
         engine = ColorEngine(model, device, EngineSettings(precision=precision, tile=None), [Reference(key, 0)])
         out = engine.run_clip(frames, n)
     else:
-        engine = Engine(model, device, EngineSettings(precision=precision, tile=None))
+        engine = Engine(model, device, EngineSettings(precision=precision, tile=None, deflicker=deflicker))
         out = engine.run_clip(frames, n)
     count = sum(1 for _ in out)
     if device == "cuda":
@@ -125,6 +126,8 @@ def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str) -> d
     result = {"mode": mode, "size": f"{w}x{h}", "frames": count, "seconds": round(elapsed, 2),
               "fps": round(count / elapsed, 4), "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
               "rss_before_run_mib": round(rss_before / 1024, 1), "device": device, "precision": precision}
+    if mode.startswith("engine-"):
+        result["deflicker"] = deflicker
     if device == "cuda":
         result["peak_vram_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         result["gpu"] = torch.cuda.get_device_name()
@@ -141,13 +144,19 @@ def main() -> int:
     ap.add_argument("--slow-sizes", default="480x368", help="sizes (WxH) at which those slow modes run")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--precision", default="fp32", choices=["fp32", "fp16", "bf16"])
+    ap.add_argument("--deflicker", type=int, default=None,
+                    help="deflicker radius of the engine modes (default: the medium preset's)")
     ap.add_argument("--json", default=None, help="append results to this JSON file")
     ap.add_argument("--_child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.deflicker is None:
+        from vsrtn.presets import load_preset
+
+        args.deflicker = load_preset("medium")["restore"].get("deflicker", 0)
 
     if args._child:
         mode, h, w, n, prec = args._child
-        print(json.dumps(run_one(mode, int(h), int(w), int(n), args.device, prec)))
+        print(json.dumps(run_one(mode, int(h), int(w), int(n), args.device, prec, args.deflicker)))
         return 0
 
     results = []
@@ -159,8 +168,8 @@ def main() -> int:
                 continue
             lengths = [args.slow_frames] if slow else [int(v) for v in args.lengths.split(",")]
             for n in lengths:
-                cmd = [sys.executable, __file__, "--device", args.device, "--_child", mode, str(h), str(w), str(n),
-                       args.precision]
+                cmd = [sys.executable, __file__, "--device", args.device, "--deflicker", str(args.deflicker),
+                       "--_child", mode, str(h), str(w), str(n), args.precision]
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 if proc.returncode != 0:
                     print(f"{mode} {size} n={n}: FAILED\n{proc.stderr}", file=sys.stderr)
