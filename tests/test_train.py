@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from vsrtn.train import content
-from vsrtn.train.trainer import (GATE_MARGIN, LOWPASS_SIGMA, ClipSampler, Trainer, TrainConfig, gate_loss,
-                                 gaussian_blur, split_l1)
+from vsrtn.train.trainer import (GATE_MARGIN, LOWPASS_SIGMA, ClipSampler, Trainer, TrainConfig, _add_objects,
+                                 gate_loss, gaussian_blur, split_l1)
 from vsrtn.weights import load_model
 
 
@@ -39,6 +39,40 @@ def test_camera_clip_is_deterministic_and_moves():
     b = content.camera_clip(photo, np.random.default_rng(5), 6, 64)
     assert a.shape == (6, 64, 64) and np.array_equal(a, b)
     assert not np.array_equal(a[0], a[-1])
+
+
+def _centroid(mask: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.mean(), ys.mean()])
+
+
+@pytest.mark.parametrize("colour", [False, True])
+def test_objects_move_on_their_own_over_the_clip(colour):
+    background = np.full((8, 64, 64, 3) if colour else (8, 64, 64), 0.2, np.float32)
+    photo = np.full((80, 90, 3) if colour else (80, 90), 0.9, np.float32)
+    a = content.with_objects(background, photo, np.random.default_rng(4), 1)
+    assert a.shape == background.shape and np.array_equal(a, content.with_objects(background, photo,
+                                                                                 np.random.default_rng(4), 1))
+    lum = a[..., 0] if colour else a
+    shown = [t for t in range(8) if (lum[t] > 0.55).sum() > 20]
+    assert len(shown) >= 2  # the object is in view ...
+    first, last = shown[0], shown[-1]
+    assert np.linalg.norm(_centroid(lum[first] > 0.55) - _centroid(lum[last] > 0.55)) > 1.0  # ... and moves
+    assert np.array_equal(background, np.full_like(background, 0.2))  # the input clip is not modified
+
+
+def test_objects_share_draws_its_own_samples():
+    clip = np.random.default_rng(0).random((5, 32, 32), dtype=np.float32)
+    photos = [np.random.default_rng(1).random((60, 60), dtype=np.float32)]
+    assert _add_objects(clip, photos, TrainConfig(objects=0.0), 3) is clip
+    with_obj = [_add_objects(clip, photos, TrainConfig(objects=1.0), k) for k in (3, 3, 4)]
+    assert not np.array_equal(with_obj[0], clip) and np.array_equal(with_obj[0], with_obj[1])
+    assert not np.array_equal(with_obj[0], with_obj[2])
+
+
+def test_objects_share_is_validated(frames_folder, tmp_path):
+    with pytest.raises(ValueError, match="'objects' must be a share in \\[0, 1\\], got 1.5"):
+        Trainer(tiny(frames_folder, objects=1.5), tmp_path / "run", tmp_path)
 
 
 def test_samples_are_a_pure_function_of_seed_and_index(frames_folder, tmp_path):

@@ -151,6 +151,40 @@ def camera_clip(photo: np.ndarray, rng: np.random.Generator, frames: int, size: 
     return np.clip(out, 0, 1)
 
 
+def _blob_alpha(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A soft-edged random blob filling most of a (size, size) square (alpha in [0, 1])."""
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    r = np.hypot(xs - (size - 1) / 2, ys - (size - 1) / 2) / (size / 2)
+    wobble = cv2.resize(rng.normal(0, 0.18, (4, 4)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    alpha = (r + wobble < 0.85).astype(np.float32)
+    return cv2.GaussianBlur(alpha, (0, 0), max(0.6, size / 40))
+
+
+def with_objects(clip: np.ndarray, photo: np.ndarray, rng: np.random.Generator, count: int) -> np.ndarray:
+    """`clip` (T, S, S[, C]) with `count` objects cut from `photo` moving across it on their own
+    straight paths (object motion and occlusion, which camera motion alone never shows)."""
+    frames, size = clip.shape[:2]
+    out = clip.copy()
+    h0, w0 = photo.shape[:2]
+    for _ in range(count):
+        side = int(rng.integers(max(4, size // 5), max(5, size // 2) + 1))
+        side = min(side, h0, w0)
+        y, x = int(rng.integers(0, h0 - side + 1)), int(rng.integers(0, w0 - side + 1))
+        texture = np.ascontiguousarray(photo[y:y + side, x:x + side], np.float32)
+        alpha = _blob_alpha(rng, side)
+        start = rng.uniform(-side / 2, size - side / 2, 2)
+        speed, heading = rng.uniform(0.5, 4.0), rng.uniform(0, 2 * math.pi)
+        velocity = speed * np.array([math.cos(heading), math.sin(heading)])
+        for t in range(frames):
+            ox, oy = start + velocity * t
+            m = np.float32([[1, 0, ox], [0, 1, oy]])
+            a = cv2.warpAffine(alpha, m, (size, size), flags=cv2.INTER_LINEAR, borderValue=0)
+            tex = cv2.warpAffine(texture, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            a = a[..., None] if out.ndim == 4 else a
+            out[t] = a * tex + (1 - a) * out[t]
+    return out
+
+
 def folder_sources(root: Path) -> list[Path]:
     """Video files and frame-sequence folders (REDS/DAVIS style) under `root`."""
     found = []

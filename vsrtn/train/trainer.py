@@ -54,6 +54,7 @@ class TrainConfig:
     lowpass: float = 0.25  # restoration: weight of the pixel loss's low-frequency part (split_l1)
     tied_reference: float = 0.7  # colourisation: share of samples whose reference shows a clip frame
     reference_gap: tuple[int, int] = (3, 12)  # colourisation: frames between an untied reference and the clip
+    objects: float = 0.0  # share of photograph clips that get 1-2 objects moving on their own paths
     seed: int = 0
     data: str | None = None  # a folder of videos / frame sequences instead of the photographs
     init: str | None = None  # a run's checkpoint.pt whose model weights a new run starts from (fine-tuning)
@@ -81,6 +82,7 @@ class ClipSampler:
         rng = np.random.default_rng([self.cfg.seed, k])
         if self.photos is not None:
             clean = content.camera_clip(self.photos[int(rng.integers(len(self.photos)))], rng, frames, self.cfg.crop)
+            clean = _add_objects(clean, self.photos, self.cfg, k)
         else:
             src = self.sources[int(rng.integers(len(self.sources)))]
             clean = content.folder_clip(src, rng, frames, self.cfg.crop, self._frames_cache)
@@ -117,6 +119,7 @@ class ColorSampler:
         if self.photos is not None:
             photo = self.photos[int(rng.integers(len(self.photos)))]
             clip = content.camera_clip(photo, rng, frames + gap, self.cfg.crop)
+            clip = _add_objects(clip, self.photos, self.cfg, k)
         else:
             src = self.sources[int(rng.integers(len(self.sources)))]
             clip = content.folder_clip(src, rng, frames + gap, self.cfg.crop, self._frames_cache, colour=True)
@@ -128,6 +131,17 @@ class ColorSampler:
             clip = clip[::-1].copy()
             index = None if index is None else frames - 1
         return clip, ref, index
+
+
+def _add_objects(clip: np.ndarray, photos: list[np.ndarray], cfg: TrainConfig, k: int) -> np.ndarray:
+    """Sample k's clip with moving objects for a `cfg.objects` share of samples. A stream of its
+    own, so runs without objects draw exactly the samples they drew before the option existed."""
+    if cfg.objects <= 0:
+        return clip
+    rng = np.random.default_rng([cfg.seed, k, 1])
+    if rng.random() >= cfg.objects:
+        return clip
+    return content.with_objects(clip, photos[int(rng.integers(len(photos)))], rng, int(rng.integers(1, 3)))
 
 
 def _chained(ref: np.ndarray, index: int | None, gray: np.ndarray, ref_index: int) -> list[list] | None:
@@ -222,6 +236,8 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: Path, cache: Path, log=None) -> None:
         if cfg.init and not Path(cfg.init).is_file():
             raise ValueError(f"train: 'init' must be a run's checkpoint.pt, got {cfg.init} (not a file)")
+        if not 0.0 <= cfg.objects <= 1.0:
+            raise ValueError(f"train: 'objects' must be a share in [0, 1], got {cfg.objects}")
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self.run_dir / "log.jsonl", "a")
