@@ -141,3 +141,19 @@ def test_vpy_writes_a_script_vspipe_runs(tmp_path, weights, venv_bin):
     assert "Frames: 15" in info.stdout
     res = run("vpy", src, check=False)
     assert res.returncode == 2 and "exists" in res.stderr
+
+
+def test_restore_deflicker_option(tmp_path, weights):
+    src = make_video(tmp_path / "in.mkv", audio=False, seconds=0.4)
+    res = run("restore", src, tmp_path / "bad.mkv", "--weights", weights, "--context", "2", "--deflicker", "3",
+              check=False)
+    assert res.returncode == 2 and "'deflicker' must be an integer in 0..context (2), got 3" in res.stderr
+    assert not (tmp_path / "bad.mkv").exists()
+    outs = []
+    for radius in ("0", "2"):
+        dst = tmp_path / f"d{radius}.mkv"
+        run("restore", src, dst, "--weights", weights, "--window", "4", "--context", "2", "--deflicker", radius,
+            "--encoder", "ffv1", "-q")
+        with av.open(str(dst)) as c:
+            outs.append(np.stack([f.to_ndarray(format="gray") for f in c.decode(video=0)]))
+    assert outs[0].shape == outs[1].shape and not np.array_equal(outs[0], outs[1])
