@@ -252,11 +252,15 @@ def markdown(res: dict) -> str:
         ("E_warp <= best baseline", avg("vsrtn", "ewarp") <= best_ewarp,
          f"{avg('vsrtn', 'ewarp') * 1000:.3f} vs {best_ewarp * 1000:.3f} (x1000)"),
     ]
-    if all("psnr_toned" in r for r in syn):  # not a target of the issue: shown for what vsrtn is meant to do
-        gain = avg("vsrtn", "psnr_toned") - avg("input", "psnr_toned")
-        checks.append(("(informative) PSNR tone kept vs input", gain > 0,
-                       f"{avg('vsrtn', 'psnr_toned'):.2f} vs input {avg('input', 'psnr_toned'):.2f} ({gain:+.2f} dB); "
-                       f"best baseline {max(avg(m, 'psnr_toned') for m in base):.2f}"))
+    if all("psnr_toned" in r for r in syn if r["method"] != TONE_CEILING):
+        # Not the issue's targets (those are against the clean clip): the same bars against what
+        # vsrtn is meant to give, the clean clip in the print's tone.
+        toned, best_toned = avg("vsrtn", "psnr_toned"), max(avg(m, "psnr_toned") for m in base)
+        gain = toned - avg("input", "psnr_toned")
+        checks += [("(informative) PSNR tone kept >= input + 4.5 dB", gain >= 4.5,
+                    f"{toned:.2f} vs input {avg('input', 'psnr_toned'):.2f} ({gain:+.2f} dB)"),
+                   ("(informative) PSNR tone kept >= best baseline + 1.5 dB", toned - best_toned >= 1.5,
+                    f"best baseline {best_toned:.2f} dB ({toned - best_toned:+.2f} dB)")]
     if any(r["method"] == TONE_CEILING for r in syn):
         ceiling = avg(TONE_CEILING, "psnr")
         checks.append(("(informative) the most a tone-keeping restoration can score", None,
