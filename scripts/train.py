@@ -38,8 +38,6 @@ def main() -> int:
                     help="colourisation: share of samples whose reference shows a clip frame")
     ap.add_argument("--reference-gap", default=f"{d.reference_gap[0]},{d.reference_gap[1]}",
                     help="colourisation: frames between an untied reference and the clip, e.g. 3,12")
-    ap.add_argument("--ab-eps", type=float, default=d.ab_eps,
-                    help="colourisation: Charbonnier epsilon of the ab loss (0: plain L1)")
     ap.add_argument("--objects", type=float, default=d.objects,
                     help="share of photograph clips that get objects moving on their own paths (occlusion)")
     ap.add_argument("--seed", type=int, default=d.seed)
@@ -60,7 +58,7 @@ def main() -> int:
                       batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
                       mask_supervision=args.mask_supervision, lowpass=args.lowpass, tied_reference=args.tied_reference,
                       reference_gap=tuple(int(v) for v in args.reference_gap.split(",")), objects=args.objects,
-                      ab_eps=args.ab_eps, seed=args.seed,
+                      seed=args.seed,
                       data=args.data, init=args.init, device=args.device)
     from vsrtn.assets import cache_dir
 
@@ -80,8 +78,6 @@ def main() -> int:
         if trainer.color:
             argv += ["--tied-reference", str(c.tied_reference),
                      "--reference-gap", f"{c.reference_gap[0]},{c.reference_gap[1]}"]
-            if c.ab_eps:
-                argv += ["--ab-eps", str(c.ab_eps)]
         if c.objects:
             argv += ["--objects", str(c.objects)]
         if c.data:

@@ -55,10 +55,6 @@ class TrainConfig:
     tied_reference: float = 0.7  # colourisation: share of samples whose reference shows a clip frame
     reference_gap: tuple[int, int] = (3, 12)  # colourisation: frames between an untied reference and the clip
     objects: float = 0.0  # share of photograph clips that get 1-2 objects moving on their own paths
-    # Colourisation: Charbonnier epsilon of the ab loss (ab / AB_SCALE units; 0 = plain L1). Where
-    # the hint is already right, plain L1 gives every pixel a full-size gradient of random sign,
-    # which drowns the few pixels where the hint is wrong.
-    ab_eps: float = 0.0
     seed: int = 0
     data: str | None = None  # a folder of videos / frame sequences instead of the photographs
     init: str | None = None  # a run's checkpoint.pt whose model weights a new run starts from (fine-tuning)
@@ -230,14 +226,6 @@ def gate_loss(mask: torch.Tensor, damage: torch.Tensor) -> torch.Tensor | None:
     return torch.stack(terms).mean() if terms else None
 
 
-def charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float) -> torch.Tensor:
-    """Mean of sqrt((a - b)^2 + eps^2) - eps: L1 for errors well above eps, quadratic (small
-    gradients) below it; plain L1 for eps = 0."""
-    if eps <= 0:
-        return F.l1_loss(a, b)
-    return (torch.sqrt((a - b) ** 2 + eps * eps) - eps).mean()
-
-
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """PSNR in dB of images in [0, 1]."""
     mse = F.mse_loss(a, b).item()
@@ -248,8 +236,6 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: Path, cache: Path, log=None) -> None:
         if cfg.init and not Path(cfg.init).is_file():
             raise ValueError(f"train: 'init' must be a run's checkpoint.pt, got {cfg.init} (not a file)")
-        if cfg.ab_eps < 0:
-            raise ValueError(f"train: 'ab_eps' must be >= 0, got {cfg.ab_eps}")
         if not 0.0 <= cfg.objects <= 1.0:
             raise ValueError(f"train: 'objects' must be a share in [0, 1], got {cfg.objects}")
         self.cfg, self.run_dir = cfg, Path(run_dir)
@@ -403,8 +389,8 @@ class Trainer:
                  for b in range(c.batch)]
         hint, match_conf, warp_conf = (torch.stack([h[i] for h in hints]).to(self.device) for i in range(3))
         out_ab = self.model(network_input(light, hint, match_conf, warp_conf))
-        loss = charbonnier(out_ab, ab / AB_SCALE, c.ab_eps)
-        stats["l1"] = F.l1_loss(out_ab, ab / AB_SCALE).item()
+        loss = F.l1_loss(out_ab, ab / AB_SCALE)
+        stats["l1"] = loss.item()
         target = lab_to_rgb(torch.cat([light, ab], 2)).mul(2).sub(1)
         out = lab_to_rgb(torch.cat([light, out_ab * AB_SCALE], 2)).mul(2).sub(1)
         with torch.no_grad():
