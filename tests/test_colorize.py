@@ -237,6 +237,14 @@ def test_engine_refuses_restoration_weights():
         engine(tiny_model(), [Reference(np.zeros((H, W, 3), np.float32), 0)])
 
 
+def test_engine_refuses_deflicker():
+    from vsrtn.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="'deflicker' must be 0"):
+        ColorEngine(RTN(COLOR_COMPACT).eval(), "cpu", EngineSettings(context=2, deflicker=2),
+                    [Reference(np.zeros((H, W, 3), np.float32), 0)])
+
+
 # ---------------------------------------------------------------- plugin
 
 def gray_clip(fmt=vs.GRAY8, n=8):

@@ -225,6 +225,9 @@ class ColorEngine(Engine):
                 *COLOUR_CHANNELS), f"a model with {c.in_channels} inputs and {c.out_channels} outputs")
         if not references:
             raise ArgumentError("ColorEngine", "ref", "at least one colour reference")
+        if settings is not None and settings.deflicker:
+            raise ArgumentError("ColorEngine", "deflicker", "0 (brightness steadying is part of restoration)",
+                                settings.deflicker)
         super().__init__(model, device, settings)
         self.references = list(references)
         self.matcher = ReferenceMatcher(self.device)
