@@ -239,6 +239,8 @@ def test_engine_refuses_restoration_weights():
 
 def test_engine_refuses_deflicker():
     from vsrtn.errors import ArgumentError
+    from vsrtn.models.config import COLOR_COMPACT
+    from vsrtn.models.rtn import RTN
 
     with pytest.raises(ArgumentError, match="'deflicker' must be 0"):
         ColorEngine(RTN(COLOR_COMPACT).eval(), "cpu", EngineSettings(context=2, deflicker=2),
