@@ -43,6 +43,17 @@ def moving_clip(t: int = 6, h: int = 40, w: int = 56, seed: int = 0) -> np.ndarr
     return np.stack([base[:, i:i + w] for i in range(t)]).astype(np.float32)
 
 
+def restore_in_order(engine, clip: np.ndarray, order, cuts=()) -> np.ndarray:
+    """Every frame of `clip` restored by `engine`, window by window, requested in `order`."""
+    plan = engine.plan(len(clip), cuts)
+    out = {}
+    for n in order:
+        win = plan[plan.index_of(n)]
+        res = engine.run_window([clip[i] for i in win.frames], win)
+        out[n] = res[n - win.start]
+    return np.stack([out[n] for n in range(len(clip))])
+
+
 @pytest.fixture
 def venv_bin() -> Path:
     return Path(sys.executable).parent

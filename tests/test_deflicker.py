@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import moving_clip, tiny_model
+from conftest import moving_clip, restore_in_order, tiny_model
 
 from vsrtn.deflicker import neighbourhood, stabilise
 from vsrtn.engine import Engine, EngineSettings
@@ -62,25 +62,15 @@ def test_neighbourhood(position, length, radius, cuts, expected):
     assert neighbourhood(position, length, radius, cuts) == expected
 
 
-def _restore(engine: Engine, clip: np.ndarray, order, cuts=()) -> np.ndarray:
-    plan = engine.plan(len(clip), cuts)
-    out: dict[int, np.ndarray] = {}
-    for n in order:
-        win = plan[plan.index_of(n)]
-        res = engine.run_window([clip[i] for i in win.frames], win)
-        out[n] = res[n - win.start]
-    return np.stack([out[n] for n in range(len(clip))])
-
-
 def test_engine_output_with_deflicker_is_independent_of_order_and_streaming():
     model = tiny_model(seed=1)
     _, flick = flickering(48, 64)
     engine = Engine(model, "cpu", EngineSettings(window=3, context=2, deflicker=2))
-    linear = _restore(engine, flick, range(len(flick)))
-    backwards = _restore(engine, flick, range(len(flick) - 1, -1, -1))
+    linear = restore_in_order(engine, flick, range(len(flick)))
+    backwards = restore_in_order(engine, flick, range(len(flick) - 1, -1, -1))
     streamed = np.stack(list(engine.run_clip(iter(flick), len(flick))))
     assert np.array_equal(linear, backwards) and np.array_equal(linear, streamed)
-    plain = _restore(Engine(model, "cpu", EngineSettings(window=3, context=2)), flick, range(len(flick)))
+    plain = restore_in_order(Engine(model, "cpu", EngineSettings(window=3, context=2)), flick, range(len(flick)))
     assert not np.array_equal(linear, plain)
 
 
@@ -90,7 +80,7 @@ def test_deflicker_does_not_cross_a_cut():
     other = flick.copy()
     other[5:] = 1 - other[5:]
     engine = Engine(model, "cpu", EngineSettings(window=4, context=3, deflicker=3))
-    a, b = _restore(engine, flick, range(9), cuts=[5]), _restore(engine, other, range(9), cuts=[5])
+    a, b = restore_in_order(engine, flick, range(9), cuts=[5]), restore_in_order(engine, other, range(9), cuts=[5])
     assert np.array_equal(a[:5], b[:5])
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import moving_clip, tiny_model
+from conftest import moving_clip, restore_in_order, tiny_model
 
 from vsrtn.engine import Engine, EngineSettings, blend_ramp, resolve_device, tile_starts
 from vsrtn.errors import ArgumentError, DeviceError
@@ -64,22 +64,12 @@ def test_any_frame_size(model, h, w):
     assert y.shape == (1, 4, 3, h, w) and torch.isfinite(y).all()
 
 
-def _restore_in_order(engine: Engine, clip: np.ndarray, order, cuts=()):
-    plan = engine.plan(len(clip), cuts)
-    out = {}
-    for n in order:
-        win = plan[plan.index_of(n)]
-        res = engine.run_window([clip[i] for i in win.frames], win)
-        out[n] = res[n - win.start]
-    return np.stack([out[n] for n in range(len(clip))])
-
-
 def test_access_order_does_not_change_any_frame(model):
     clip = moving_clip(11)
     engine = Engine(model, "cpu", EngineSettings(window=3, context=2))
-    linear = _restore_in_order(engine, clip, range(11))
-    shuffled = _restore_in_order(engine, clip, np.random.default_rng(0).permutation(11))
-    backwards = _restore_in_order(engine, clip, range(10, -1, -1))
+    linear = restore_in_order(engine, clip, range(11))
+    shuffled = restore_in_order(engine, clip, np.random.default_rng(0).permutation(11))
+    backwards = restore_in_order(engine, clip, range(10, -1, -1))
     assert np.array_equal(linear, shuffled) and np.array_equal(linear, backwards)
 
 
@@ -94,7 +84,7 @@ def test_streaming_clip_equals_windows_and_keeps_memory_bounded(model):
             yield f
 
     streamed = np.stack(list(engine.run_clip(frames(), len(clip))))
-    assert np.array_equal(streamed, _restore_in_order(engine, clip, range(13)))
+    assert np.array_equal(streamed, restore_in_order(engine, clip, range(13)))
     assert seen == list(range(13))  # each source frame decoded once, in order
 
 
@@ -109,8 +99,8 @@ def test_scene_cut_in_engine_isolates_shots(model):
     other = clip.copy()
     other[6:] = 1 - other[6:]
     engine = Engine(model, "cpu", EngineSettings(window=4, context=3))
-    a = _restore_in_order(engine, clip, range(10), cuts=[6])
-    b = _restore_in_order(engine, other, range(10), cuts=[6])
+    a = restore_in_order(engine, clip, range(10), cuts=[6])
+    b = restore_in_order(engine, other, range(10), cuts=[6])
     assert np.array_equal(a[:6], b[:6])
     assert not np.array_equal(a[6:], b[6:])
 
