@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import textwrap
 
+import av
 import numpy as np
 import pytest
 import vapoursynth as vs
@@ -296,3 +297,19 @@ def test_example_script_restores_a_real_file(tmp_path, tiny_weights, venv_bin):
     got = parse_y4m(out.stdout, 96, 64)
     assert len(got) == len(expected) == 12
     assert all(g == b"".join(p.tobytes() for p in e) for g, e in zip(got, expected))
+
+
+def test_write_gray_files_read_back_as_full_range(tmp_path):
+    """Our tools' gray FFV1 files hold full-range values: untagged, VapourSynth and the CLI
+    would read them as limited range and the restorer would see stretched, clipped pictures."""
+    from vsrtn.io import luma_of, write_gray
+    from vsrtn.vs_plugin import RANGE_PROP, _frame_range_limited
+
+    ramp = np.tile(np.arange(256, dtype=np.float32) / 255, (16, 1))
+    path = tmp_path / "ramp.mkv"
+    write_gray([ramp, ramp], path)
+    clip = core.bs.VideoSource(str(path))
+    frame = clip.get_frame(0)
+    assert int(frame.props[RANGE_PROP]) == int(vs.RANGE_FULL) and not _frame_range_limited(frame, clip.format)
+    with av.open(str(path)) as c:
+        assert np.array_equal(luma_of(next(c.decode(video=0))), ramp)

@@ -71,9 +71,12 @@ def plane_array(frame: av.VideoFrame, index: int) -> np.ndarray:
     return raw.reshape(plane.height, plane.line_size // dtype.itemsize)[:, :plane.width].copy()
 
 
+FULL_RANGE = 2  # PyAV colour ranges: 1 = MPEG (limited), 2 = JPEG (full), 0 = unspecified
+
+
 def _is_limited(frame: av.VideoFrame) -> bool:
-    # PyAV colour ranges: 1 = MPEG (limited), 2 = JPEG (full), 0 = unspecified (video convention: limited).
-    return int(frame.color_range or 0) != 2
+    # Unspecified follows the video convention: limited.
+    return int(frame.color_range or 0) != FULL_RANGE
 
 
 def luma_of(frame: av.VideoFrame) -> np.ndarray:
@@ -339,14 +342,18 @@ def read_rgb(path: str | os.PathLike, max_frames: int | None = None) -> list[np.
 
 
 def write_gray(frames: list[np.ndarray], path: str | os.PathLike, rate: int = 24) -> None:
-    """Frames in [0, 1] as a lossless 8-bit gray video (FFV1)."""
+    """Frames in [0, 1] as a lossless 8-bit gray video (FFV1), tagged full range (0..255)."""
     h, w = frames[0].shape
     with av.open(str(path), "w") as c:
         s = c.add_stream("ffv1", rate=rate)
         s.width, s.height, s.pix_fmt = w, h, "gray"
+        # Untagged integer gray reads as limited range (16..235) in VapourSynth and in our CLI,
+        # which would stretch these full-range values and clip their blacks and whites.
+        s.codec_context.color_range = FULL_RANGE
         for f in frames:
-            u8 = np.clip(np.rint(f * 255), 0, 255).astype(np.uint8)
-            for packet in s.encode(av.VideoFrame.from_ndarray(u8, format="gray")):
+            frame = av.VideoFrame.from_ndarray(np.clip(np.rint(f * 255), 0, 255).astype(np.uint8), format="gray")
+            frame.color_range = FULL_RANGE
+            for packet in s.encode(frame):
                 c.mux(packet)
         for packet in s.encode(None):
             c.mux(packet)
