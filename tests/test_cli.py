@@ -157,3 +157,18 @@ def test_restore_deflicker_option(tmp_path, weights):
         with av.open(str(dst)) as c:
             outs.append(np.stack([f.to_ndarray(format="gray") for f in c.decode(video=0)]))
     assert outs[0].shape == outs[1].shape and not np.array_equal(outs[0], outs[1])
+
+
+def test_restore_grain_option(tmp_path, weights):
+    src = make_video(tmp_path / "in.mkv", audio=False, seconds=0.4)
+    res = run("restore", src, tmp_path / "bad.mkv", "--weights", weights, "--grain", "2", check=False)
+    assert res.returncode == 2 and "'grain' must be a number in 0..1, got 2.0" in res.stderr
+    assert not (tmp_path / "bad.mkv").exists()
+    outs = []
+    for amount in ("0", "1"):
+        dst = tmp_path / f"g{amount}.mkv"
+        run("restore", src, dst, "--weights", weights, "--window", "4", "--context", "1", "--grain", amount,
+            "--encoder", "ffv1", "-q")
+        with av.open(str(dst)) as c:
+            outs.append(np.stack([f.to_ndarray(format="gray") for f in c.decode(video=0)]))
+    assert outs[0].shape == outs[1].shape and not np.array_equal(outs[0], outs[1])

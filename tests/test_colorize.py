@@ -237,13 +237,14 @@ def test_engine_refuses_restoration_weights():
         engine(tiny_model(), [Reference(np.zeros((H, W, 3), np.float32), 0)])
 
 
-def test_engine_refuses_deflicker():
+@pytest.mark.parametrize("option", [dict(deflicker=2), dict(grain=0.5)])
+def test_engine_refuses_restoration_only_settings(option):
     from vsrtn.errors import ArgumentError
     from vsrtn.models.config import COLOR_COMPACT
     from vsrtn.models.rtn import RTN
 
-    with pytest.raises(ArgumentError, match="'deflicker' must be 0"):
-        ColorEngine(RTN(COLOR_COMPACT).eval(), "cpu", EngineSettings(context=2, deflicker=2),
+    with pytest.raises(ArgumentError, match=f"'{next(iter(option))}' must be 0"):
+        ColorEngine(RTN(COLOR_COMPACT).eval(), "cpu", EngineSettings(context=2, **option),
                     [Reference(np.zeros((H, W, 3), np.float32), 0)])
 
 

@@ -190,6 +190,7 @@ def test_props_kept_and_provenance_added(tiny_weights):
     # The medium preset's deflicker radius (5), capped at the context used (2); or as given.
     assert f.props["vsrtn_context"] == 2 and f.props["vsrtn_deflicker"] == 2
     assert restore(src, tiny_weights, deflicker=0).get_frame(1).props["vsrtn_deflicker"] == 0
+    assert f.props["vsrtn_grain"] == 0.0 and restore(src, tiny_weights, grain=0.5).get_frame(1).props["vsrtn_grain"] == 0.5
 
 
 def test_range_prop_decides_how_luma_is_read(tiny_weights):
@@ -246,6 +247,8 @@ def test_lowercase_alias():
     (dict(deflicker=6), "'deflicker' must be an integer in 0..context (5), got 6"),
     (dict(context=2, deflicker=3), "'deflicker' must be an integer in 0..context (2), got 3"),
     (dict(deflicker=1.5), "'deflicker' must be an integer in 0..context"),
+    (dict(grain=1.5), "'grain' must be a number in 0..1, got 1.5"),
+    (dict(grain="some"), "'grain' must be a number in 0..1"),
 ])
 def test_errors_at_evaluation(tiny_weights, kwargs, message):
     clip = kwargs.pop("clip", textured(length=3))

@@ -39,6 +39,8 @@ def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration",
     if not colour:
         g.add_argument("--deflicker", type=int, default=None,
                        help="frames each side that steady brightness after the network (0: off; default: the preset's)")
+        g.add_argument("--grain", type=float, default=None,
+                       help="share (0..1) of the source's fine grain kept, damage left out (default: the preset's, 0)")
     g.add_argument("--tile", type=int, nargs=2, metavar=("W", "H"), default=None)
 
 
@@ -65,7 +67,7 @@ def _engine_parts(args, section: str, func: str):
     device, index = _parse_device(args.device)
     dev = resolve_device(device, index, func)
     settings = engine_settings(preset, window=args.window, context=args.context,
-                               deflicker=getattr(args, "deflicker", None),
+                               deflicker=getattr(args, "deflicker", None), grain=getattr(args, "grain", None),
                                tile=tuple(args.tile) if args.tile else None, precision="fp16" if args.fp16 else "fp32")
     weights = args.weights or preset.get("weights")
     if not weights:

@@ -228,6 +228,8 @@ class ColorEngine(Engine):
         if settings is not None and settings.deflicker:
             raise ArgumentError("ColorEngine", "deflicker", "0 (brightness steadying is part of restoration)",
                                 settings.deflicker)
+        if settings is not None and settings.grain:
+            raise ArgumentError("ColorEngine", "grain", "0 (grain retention is part of restoration)", settings.grain)
         super().__init__(model, device, settings)
         self.references = list(references)
         self.matcher = ReferenceMatcher(self.device)

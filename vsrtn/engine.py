@@ -15,6 +15,7 @@ import torch
 
 from vsrtn.deflicker import neighbourhood, stabilise
 from vsrtn.errors import ArgumentError, DeviceError
+from vsrtn.grain import retain
 from vsrtn.models.rtn import RTN
 from vsrtn.windows import Window, WindowPlan, plan_windows
 
@@ -65,6 +66,7 @@ class EngineSettings:
     window: int = 12  # core frames per model call
     context: int = 5  # extra frames each side (recurrence warm-up)
     deflicker: int = 0  # frames each side whose median steadies a restored frame's brightness; 0 = off
+    grain: float = 0.0  # share of the source's fine grain put back after restoration (vsrtn.grain)
     tile: tuple[int, int] | None = None  # (width, height); None = whole frames unless they would not fit
     tile_overlap: int = 32
     precision: str = "fp32"  # fp32 | fp16 | bf16 (the last two on CUDA only)
@@ -79,6 +81,8 @@ class EngineSettings:
             # The neighbours must be in the window for every core frame, or frames at window
             # edges would be steadied against fewer neighbours than the rest.
             raise ArgumentError(f, "deflicker", f"an integer in 0..context ({self.context})", self.deflicker)
+        if isinstance(self.grain, bool) or not isinstance(self.grain, (int, float)) or not 0 <= self.grain <= 1:
+            raise ArgumentError(f, "grain", "a number in 0..1", self.grain)
         if self.precision not in DTYPES:
             raise ArgumentError(f, "precision", f"one of {sorted(DTYPES)}", self.precision)
         if self.tile is not None:
@@ -162,6 +166,8 @@ class Engine:
         out = list(np.clip((self.infer(x, window, cuts)[:, 0] + 1) / 2, 0, 1))
         if self.settings.deflicker:
             out = [self._deflicker(y, window.offset + i, frames, window, cuts) for i, y in enumerate(out)]
+        if self.settings.grain:
+            out = [retain(y, frames[window.offset + i], self.settings.grain) for i, y in enumerate(out)]
         return out
 
     def _deflicker(self, restored: np.ndarray, position: int, frames: Sequence[np.ndarray], window: Window,

@@ -19,15 +19,16 @@ if TYPE_CHECKING:
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
 # `restore:` / `colorize:` key -> (type, check, allowed-range text)
-_ENGINE_SCHEMA: dict[str, tuple[type, Any, str]] = {
+_ENGINE_SCHEMA: dict[str, tuple[Any, Any, str]] = {
     "weights": (str, lambda v: bool(v), "a weights name or file path"),
     "window": (int, lambda v: 1 <= v <= 256, "an integer in 1..256"),
     "context": (int, lambda v: 0 <= v <= 64, "an integer in 0..64"),
     "tile_overlap": (int, lambda v: 0 <= v <= 512, "an integer in 0..512"),
 }
 # Keys only the `restore:` section takes.
-_RESTORE_SCHEMA: dict[str, tuple[type, Any, str]] = {
+_RESTORE_SCHEMA: dict[str, tuple[Any, Any, str]] = {
     "deflicker": (int, lambda v: 0 <= v <= 64, "an integer in 0..64 (at most the context)"),
+    "grain": ((int, float), lambda v: 0 <= v <= 1, "a number in 0..1"),
 }
 _TOP_KEYS = {"description": str, "base": str, "restore": dict, "colorize": dict, "degradation": dict}
 _ENGINE_SECTIONS = ("restore", "colorize")  # sections with the engine schema above
@@ -104,7 +105,8 @@ def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
 
 
 def engine_settings(restore: dict[str, Any], *, window: int | None = None, context: int | None = None,
-                    deflicker: int | None = None, tile: tuple[int, int] | None = None,
+                    deflicker: int | None = None, grain: float | None = None,
+                    tile: tuple[int, int] | None = None,
                     tile_overlap: int | None = None, precision: str = "fp32") -> "EngineSettings":
     """Engine settings from a preset's `restore:` (or `colorize:`) section; explicit values take
     precedence. The preset's deflicker radius is capped at the context actually used (an explicit
@@ -119,6 +121,7 @@ def engine_settings(restore: dict[str, Any], *, window: int | None = None, conte
         window=restore.get("window", defaults.window) if window is None else window,
         context=context,
         deflicker=defaults.deflicker if deflicker is None else deflicker,
+        grain=restore.get("grain", defaults.grain) if grain is None else grain,
         tile=tile,
         tile_overlap=restore.get("tile_overlap", defaults.tile_overlap) if tile_overlap is None else tile_overlap,
         precision=precision)

@@ -177,7 +177,7 @@ def _parse_tile(tile: Any, func: str) -> tuple[int, int] | None:
 def _load_engine_parts(func: str, section: str, preset: Any, weights: str | None, device: str | None,
                        device_index: int, fp16: bool | None, window: int | None, context: int | None, tile: Any,
                        tile_overlap: int | None, num_streams: int, scene_change: bool, sc_threshold: Any,
-                       deflicker: int | None = None) -> tuple:
+                       deflicker: int | None = None, grain: float | None = None) -> tuple:
     """Validate the options Restore and Colorize share -> (model, torch device, EngineSettings, weights name).
     `section`: the preset section ("restore" or "colorize") that gives the defaults."""
     from vsrtn.engine import resolve_device
@@ -200,7 +200,7 @@ def _load_engine_parts(func: str, section: str, preset: Any, weights: str | None
     torch_device = resolve_device(device, device_index, func)
     if fp16 and torch_device.type != "cuda":
         raise ArgumentError(func, "fp16", "False or None on the CPU (half precision needs CUDA)", fp16)
-    settings = engine_settings(from_preset, window=window, context=context, deflicker=deflicker,
+    settings = engine_settings(from_preset, window=window, context=context, deflicker=deflicker, grain=grain,
                                tile=_parse_tile(tile, func),
                                tile_overlap=tile_overlap, precision="fp16" if fp16 else "fp32")
     weights_name = weights if weights is not None else from_preset.get("weights")
@@ -214,7 +214,7 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
             device_index: int = 0, fp16: bool | None = None, window: int | None = None, context: int | None = None,
             tile: int | Sequence[int] | None = None, tile_overlap: int | None = None, num_streams: int = 1,
             scene_change: bool = True, sc_threshold: float | None = None,
-            deflicker: int | None = None) -> vs.VideoNode:
+            deflicker: int | None = None, grain: float | None = None) -> vs.VideoNode:
     """Restore old film: remove scratches, dust, dirt, noise, blur and flicker from `clip`.
 
     Returns a clip of the same format, size, length and frame props, with the luma restored at
@@ -236,6 +236,10 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
     scene_change: honour `_SceneChangePrev`/`_SceneChangeNext` props: nothing propagates across a cut.
     sc_threshold: also detect cuts in-house where the mean absolute luma difference of two
         neighbouring frames exceeds this value (0 < sc_threshold <= 1, e.g. 0.12). None: off.
+    deflicker: source frames each side (0..context) whose motion-compensated median steadies
+        each restored frame's brightness; 0: off. Default: the preset's, at most `context`.
+    grain: share (0..1) of the source's fine grain put back, damage left out; 0 (default):
+        remove grain with the damage. Default: the preset's.
     """
     from vsrtn.engine import Engine
 
@@ -243,11 +247,11 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
     fmt = _check_clip(clip, func)
     model, device_, settings, weights_name = _load_engine_parts(
         func, "restore", preset, weights, device, device_index, fp16, window, context, tile, tile_overlap,
-        num_streams, scene_change, sc_threshold, deflicker)
+        num_streams, scene_change, sc_threshold, deflicker, grain)
     engine = Engine(model, device_, settings)
     props = {"vsrtn_version": __version__, "vsrtn_weights": str(weights_name),
              "vsrtn_preset": str(preset), "vsrtn_window": settings.window, "vsrtn_context": settings.context,
-             "vsrtn_deflicker": settings.deflicker}
+             "vsrtn_deflicker": settings.deflicker, "vsrtn_grain": float(settings.grain)}
 
     def write(template: vs.VideoFrame, src: vs.VideoFrame, y: np.ndarray, win: Window) -> vs.VideoFrame:
         out = _write_luma(src, fmt, y)
