@@ -54,6 +54,16 @@ def restore_in_order(engine, clip: np.ndarray, order, cuts=()) -> np.ndarray:
     return np.stack([out[n] for n in range(len(clip))])
 
 
+def restore_every_way(engine, clip: np.ndarray) -> np.ndarray:
+    """`clip` restored by `engine` in order, backwards and streamed by `run_clip`; asserts the
+    three agree exactly and returns the result."""
+    linear = restore_in_order(engine, clip, range(len(clip)))
+    backwards = restore_in_order(engine, clip, range(len(clip) - 1, -1, -1))
+    streamed = np.stack(list(engine.run_clip(iter(clip), len(clip))))
+    assert np.array_equal(linear, backwards) and np.array_equal(linear, streamed)
+    return linear
+
+
 @pytest.fixture
 def venv_bin() -> Path:
     return Path(sys.executable).parent

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import moving_clip, restore_in_order, tiny_model
+from conftest import moving_clip, restore_every_way, restore_in_order, tiny_model
 
 from vsrtn.engine import Engine, EngineSettings
 from vsrtn.errors import ArgumentError, PresetError
@@ -49,10 +49,7 @@ def test_engine_output_with_grain_is_independent_of_order_and_streaming():
     clip = 0.2 + 0.6 * moving_clip(7, 48, 64, seed=3)
     clip = np.clip(clip + np.random.default_rng(0).normal(0, 0.03, clip.shape), 0, 1).astype(np.float32)
     engine = Engine(model, "cpu", EngineSettings(window=3, context=2, grain=0.7))
-    linear = restore_in_order(engine, clip, range(len(clip)))
-    backwards = restore_in_order(engine, clip, range(len(clip) - 1, -1, -1))
-    streamed = np.stack(list(engine.run_clip(iter(clip), len(clip))))
-    assert np.array_equal(linear, backwards) and np.array_equal(linear, streamed)
+    linear = restore_every_way(engine, clip)
     plain = restore_in_order(Engine(model, "cpu", EngineSettings(window=3, context=2)), clip, range(len(clip)))
     # Each output frame is its plain restoration plus its own source frame's grain.
     assert np.array_equal(linear[4], retain(plain[4], clip[4], 0.7))
