@@ -316,3 +316,19 @@ def test_write_gray_files_read_back_as_full_range(tmp_path):
     assert int(frame.props[RANGE_PROP]) == int(vs.RANGE_FULL) and not _frame_range_limited(frame, clip.format)
     with av.open(str(path)) as c:
         assert np.array_equal(luma_of(next(c.decode(video=0))), ramp)
+
+
+def test_read_gray_reads_codes_by_the_stream_range(tmp_path):
+    """A full-range gray file made limited-range or full-range YUV by ffmpeg reads back as the
+    same picture."""
+    from vsrtn.io import read_gray, write_gray
+
+    ramp = np.tile(np.arange(256, dtype=np.float32) / 255, (16, 1))
+    gray = tmp_path / "ramp.mkv"
+    write_gray([ramp], gray)
+    assert np.array_equal(read_gray(gray)[0], ramp)
+    for pix_fmt, tolerance in (("yuv420p", 1.5 / 219), ("yuvj420p", 1.5 / 255)):  # one code: 1/219, 1/255
+        yuv = tmp_path / f"{pix_fmt}.mp4"
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(gray), "-c:v", "libx264", "-qp", "0", "-pix_fmt", pix_fmt,
+                        str(yuv)], check=True)
+        assert np.abs(read_gray(yuv)[0] - ramp).max() < tolerance, pix_fmt

@@ -332,8 +332,16 @@ def _read_frames(path: str | os.PathLike, fmt: str, max_frames: int | None) -> l
 
 
 def read_gray(path: str | os.PathLike, max_frames: int | None = None) -> list[np.ndarray]:
-    """Every frame of a video's first video stream as float32 luma in [0, 1] (for tools and tests)."""
-    return _read_frames(path, "gray", max_frames)
+    """Every frame of a video's first video stream as float32 luma in [0, 1], read as the CLI
+    reads it: limited-range codes (16..235 at 8 bits) unless the stream is tagged full range."""
+    frames = []
+    with av.open(str(path)) as c:
+        for f in c.decode(video=0):
+            planar = _planar_equivalent(f.format)
+            frames.append(luma_of(f if f.format.name == planar else f.reformat(format=planar)))
+            if max_frames and len(frames) >= max_frames:
+                break
+    return frames
 
 
 def read_rgb(path: str | os.PathLike, max_frames: int | None = None) -> list[np.ndarray]:
