@@ -225,11 +225,10 @@ class ColorEngine(Engine):
                 *COLOUR_CHANNELS), f"a model with {c.in_channels} inputs and {c.out_channels} outputs")
         if not references:
             raise ArgumentError("ColorEngine", "ref", "at least one colour reference")
-        if settings is not None and settings.deflicker:
-            raise ArgumentError("ColorEngine", "deflicker", "0 (brightness steadying is part of restoration)",
-                                settings.deflicker)
-        if settings is not None and settings.grain:
-            raise ArgumentError("ColorEngine", "grain", "0 (grain retention is part of restoration)", settings.grain)
+        for name, stage in (("deflicker", "brightness steadying"), ("grain", "grain retention")):
+            value = getattr(settings, name) if settings is not None else 0
+            if value:
+                raise ArgumentError("ColorEngine", name, f"0 ({stage} is part of restoration)", value)
         super().__init__(model, device, settings)
         self.references = list(references)
         self.matcher = ReferenceMatcher(self.device)
