@@ -321,11 +321,13 @@ class VideoSink:
         self.tmp.unlink(missing_ok=True)
 
 
-def _read_frames(path: str | os.PathLike, fmt: str, max_frames: int | None) -> list[np.ndarray]:
+def _read_frames(path: str | os.PathLike, convert: Callable[[av.VideoFrame], np.ndarray],
+                 max_frames: int | None) -> list[np.ndarray]:
+    """`convert` applied to the frames of a video's first video stream (the first `max_frames`)."""
     frames = []
     with av.open(str(path)) as c:
         for f in c.decode(video=0):
-            frames.append(f.to_ndarray(format=fmt).astype(np.float32) / 255.0)
+            frames.append(convert(f))
             if max_frames and len(frames) >= max_frames:
                 break
     return frames
@@ -334,19 +336,16 @@ def _read_frames(path: str | os.PathLike, fmt: str, max_frames: int | None) -> l
 def read_gray(path: str | os.PathLike, max_frames: int | None = None) -> list[np.ndarray]:
     """Every frame of a video's first video stream as float32 luma in [0, 1], read as the CLI
     reads it: limited-range codes (16..235 at 8 bits) unless the stream is tagged full range."""
-    frames = []
-    with av.open(str(path)) as c:
-        for f in c.decode(video=0):
-            planar = _planar_equivalent(f.format)
-            frames.append(luma_of(f if f.format.name == planar else f.reformat(format=planar)))
-            if max_frames and len(frames) >= max_frames:
-                break
-    return frames
+    def luma(f: av.VideoFrame) -> np.ndarray:
+        planar = _planar_equivalent(f.format)
+        return luma_of(f if f.format.name == planar else f.reformat(format=planar))
+
+    return _read_frames(path, luma, max_frames)
 
 
 def read_rgb(path: str | os.PathLike, max_frames: int | None = None) -> list[np.ndarray]:
     """Every frame of a video's first video stream as float32 R'G'B' (H, W, 3) in [0, 1]."""
-    return _read_frames(path, "rgb24", max_frames)
+    return _read_frames(path, lambda f: f.to_ndarray(format="rgb24").astype(np.float32) / 255.0, max_frames)
 
 
 def write_gray(frames: list[np.ndarray], path: str | os.PathLike, rate: int = 24) -> None:
