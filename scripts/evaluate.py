@@ -10,7 +10,7 @@ Baselines in the same run: the degraded input; OpenCV temporal non-local means
 (fastNlMeansDenoisingMulti, 5 frames); BM3D (vapoursynth-bm3d, Basic + Final) followed by a
 3-frame temporal median. Their strengths are tuned on one clip (bikes, medium) and stated.
 
-  python scripts/evaluate.py --weights rtn-compact --max-frames 60
+  python scripts/evaluate.py --max-frames 60    # each preset with its own weights (presets/*.yaml)
 """
 from __future__ import annotations
 
@@ -76,6 +76,13 @@ def read_y4m_gray(data: bytes) -> list[np.ndarray]:
 
 
 # ------------------------------------------------------------------ methods
+
+
+def preset_weights(preset: str) -> str:
+    """The restoration weights a preset names (what `vsrtn.Restore(clip, preset=...)` uses)."""
+    from vsrtn.presets import load_preset
+
+    return load_preset(preset)["restore"]["weights"]
 
 
 def restore_vspipe(degraded: list[np.ndarray], weights: str, preset: str, work: Path,
@@ -209,11 +216,17 @@ def markdown(res: dict) -> str:
     """docs/QUALITY.md: the tables, the targets and whether they are met."""
     syn, real = res["synthetic"], res["real"]
     b = res["baselines"]
-    trained = res.get("weights_training") or {}
-    about = (f" — {trained['iterations']} training iterations (`{trained['command']}`)" if trained else "")
+    used: dict[str, list[str]] = {}
+    for preset, name in res["weights"].items():
+        used.setdefault(name, []).append("real films" if preset == "real" else preset)
+    about = []
+    for name, presets in used.items():
+        trained = (res.get("weights_training") or {}).get(name) or {}
+        about.append(f"`{name}` ({', '.join(presets)})" + (
+            f" — {trained['iterations']} training iterations (`{trained['command']}`)" if trained else ""))
     lines = ["## Restoration", "",
              f"Measured by `{res['command']}` on {res['machine']} ({res['seconds']:.0f} s), weights "
-             f"`{res['settings']['weights']}`{about}. Numbers are what that run printed (`{res["settings"]["json"]}`, kept as docs/quality.json).", "",
+             f"{'; '.join(about)}. Numbers are what that run printed (`{res["settings"]["json"]}`, kept as docs/quality.json).", "",
              f"Baselines: OpenCV `fastNlMeansDenoisingMulti` (5 frames, h={b['nlmeans_h']}) and BM3D "
              f"(vapoursynth-bm3d Basic+Final, sigma={b['bm3d_sigma']}) + 3-frame temporal median; strengths tuned on "
              f"{b['tuned_on']} over h in {NLMEANS_GRID} and sigma in {BM3D_GRID}.", "",
@@ -287,26 +300,40 @@ def markdown(res: dict) -> str:
     return "\n".join(lines)
 
 
-def summary(res: dict) -> dict:
-    """The evaluation numbers kept in the weights' manifest entry: medium-preset means per method
-    over the synthetic clips, and per-method means over the real films."""
-    out = {"command": res["command"], "medium": {}, "real": {}}
-    for r in res["synthetic"]:
-        if r["preset"] == "medium":
-            out["medium"].setdefault(r["method"], []).append(r)
-    out["medium"] = {m: {k: round(float(np.mean([r[k] for r in rows])), 4)
-                         for k in ("psnr", "ssim", "lpips", "ewarp", "psnr_toned", "ssim_toned") if k in rows[0]}
-                     for m, rows in out["medium"].items()}
-    for r in res["real"]:
-        out["real"].setdefault(r["method"], []).append(r)
-    out["real"] = {m: {k: round(float(np.mean([r[k] for r in rows])), 3) for k in ("niqe", "brisque")}
-                   for m, rows in out["real"].items()}
+def _means(rows: list[dict], keys: tuple[str, ...], digits: int) -> dict:
+    """{method: {key: mean over its rows}} (keys a method's rows lack are left out)."""
+    by_method: dict[str, list[dict]] = {}
+    for r in rows:
+        by_method.setdefault(r["method"], []).append(r)
+    return {m: {k: round(float(np.mean([r[k] for r in rs])), digits) for k in keys if k in rs[0]}
+            for m, rs in by_method.items()}
+
+
+def summary(res: dict, name: str) -> dict:
+    """The evaluation numbers kept in the manifest entry of weights `name`: for each preset that
+    used them, the means per method over the synthetic clips, and per-method means over the real
+    films when they restored those (with the medium preset)."""
+    out: dict = {"command": res["command"]}
+    for preset in [p for p, w in res["weights"].items() if w == name and p != "real"]:
+        out[preset] = _means([r for r in res["synthetic"] if r["preset"] == preset],
+                             ("psnr", "ssim", "lpips", "ewarp", "psnr_toned", "ssim_toned"), 4)
+    if res["weights"].get("real") == name:
+        out["real"] = _means(res["real"], ("niqe", "brisque"), 3)
     return out
+
+
+def record(manifest: str, res: dict) -> None:
+    """Store each named weights' summary in its manifest entry (file paths have none)."""
+    from vsrtn.weights import record_evaluation
+
+    for name in dict.fromkeys(res["weights"].values()):
+        if res["weights_training"].get(name) is not None:
+            record_evaluation(manifest, name, summary(res, name))
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", default="rtn-compact")
+    ap.add_argument("--weights", default=None, help="weights for every preset (default: each preset's own)")
     ap.add_argument("--presets", default="light,medium,heavy")
     ap.add_argument("--clips", default="bikes,bigbuckbunny")
     ap.add_argument("--max-frames", type=int, default=60)
@@ -319,20 +346,20 @@ def main() -> int:
     ap.add_argument("--report-only", action="store_true", help="rewrite --markdown from an existing --json")
     ap.add_argument("--manifest", default=None, help="record the summary in the weights' entry of this manifest")
     args = ap.parse_args()
-    from vsrtn.weights import record_evaluation
-
     if args.report_only:
         results = json.loads(Path(args.json).read_text())
-        results.setdefault("weights_training", weights_training(results["settings"]["weights"]))
         if args.markdown:
             write_section(Path(args.markdown), "restoration", markdown(results))
         if args.manifest:
-            record_evaluation(args.manifest, results["settings"]["weights"], summary(results))
+            record(args.manifest, results)
         return 0
     t0 = time.time()
     results = {"synthetic": [], "real": [], "settings": vars(args),
                "command": " ".join(shlex.quote(a) for a in ["python", "scripts/evaluate.py", *sys.argv[1:]]),
-               "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs"}
+               "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs",
+               # which weights restored what: each preset's clips, and "real" (the films, medium preset)
+               "weights": {p: args.weights or preset_weights(p) for p in args.presets.split(",")}}
+    results["weights"]["real"] = args.weights or preset_weights("medium")
     from vsrtn.degrade import Degrader
     from vsrtn.presets import load_preset
 
@@ -355,9 +382,10 @@ def main() -> int:
                 methods = {"input": degraded,
                            "nlmeans": nlmeans(degraded, tuned[0]),
                            "bm3d+median": bm3d_median(degraded, tuned[1]),
-                           "vsrtn": restore_vspipe(degraded, args.weights, preset, work)}
+                           "vsrtn": restore_vspipe(degraded, results["weights"][preset], preset, work)}
                 if preset == "medium":
-                    methods[GRAIN_METHOD] = restore_vspipe(degraded, args.weights, preset, work, grain=GRAIN)
+                    methods[GRAIN_METHOD] = restore_vspipe(degraded, results["weights"][preset], preset, work,
+                                                           grain=GRAIN)
                 for method, out in methods.items():
                     row = {"clip": clip_name, "preset": preset, "method": method, "frames": len(clean),
                            **score(out, clean, toned)}
@@ -371,8 +399,8 @@ def main() -> int:
         for film, frames in real_films(args.real_frames).items():
             methods = {"input": frames, "nlmeans": nlmeans(frames, tuned[0]),
                        "bm3d+median": bm3d_median(frames, tuned[1]),
-                       "vsrtn": restore_vspipe(frames, args.weights, "medium", work),
-                       GRAIN_METHOD: restore_vspipe(frames, args.weights, "medium", work, grain=GRAIN)}
+                       "vsrtn": restore_vspipe(frames, results["weights"]["real"], "medium", work),
+                       GRAIN_METHOD: restore_vspipe(frames, results["weights"]["real"], "medium", work, grain=GRAIN)}
             for method, out in methods.items():
                 row = {"film": film, "method": method, "frames": len(frames), **no_reference(out, args.nr_step)}
                 results["real"].append(row)
@@ -383,7 +411,7 @@ def main() -> int:
                 Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
                 cv2.imwrite(args.figure, np.clip(np.rint(panel * 255), 0, 255).astype(np.uint8))
     results["seconds"] = round(time.time() - t0, 1)
-    results["weights_training"] = weights_training(args.weights)
+    results["weights_training"] = {w: weights_training(w) for w in dict.fromkeys(results["weights"].values())}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     log(f"wrote {args.json} in {results['seconds']} s")
@@ -391,7 +419,7 @@ def main() -> int:
         write_section(Path(args.markdown), "restoration", markdown(results))
         log(f"wrote {args.markdown}")
     if args.manifest:
-        record_evaluation(args.manifest, args.weights, summary(results))
+        record(args.manifest, results)
     return 0
 
 
