@@ -323,12 +323,12 @@ def summary(res: dict, name: str) -> dict:
 
 
 def record(manifest: str, res: dict) -> None:
-    """Store each named weights' summary in its manifest entry (file paths have none)."""
+    """Store the summary of each weights used in its manifest entry (an error, as before, for
+    weights given as a file, which have no entry)."""
     from vsrtn.weights import record_evaluation
 
     for name in dict.fromkeys(res["weights"].values()):
-        if res["weights_training"].get(name) is not None:
-            record_evaluation(manifest, name, summary(res, name))
+        record_evaluation(manifest, name, summary(res, name))
 
 
 def main() -> int:
