@@ -38,6 +38,10 @@ def main() -> int:
                     help="colourisation: share of samples whose reference shows a clip frame")
     ap.add_argument("--reference-gap", default=f"{d.reference_gap[0]},{d.reference_gap[1]}",
                     help="colourisation: frames between an untied reference and the clip, e.g. 3,12")
+    ap.add_argument("--holes", type=float, default=d.holes,
+                    help="colourisation: share of samples whose hint has holes to fill (no colour, no confidence)")
+    ap.add_argument("--ab-loss", default=d.ab_loss, choices=("l1", "huber"),
+                    help="colourisation: pixel loss on ab (huber: quadratic for small errors)")
     ap.add_argument("--objects", type=float, default=d.objects,
                     help="share of photograph clips that get objects moving on their own paths (occlusion)")
     ap.add_argument("--seed", type=int, default=d.seed)
@@ -58,7 +62,7 @@ def main() -> int:
                       batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
                       mask_supervision=args.mask_supervision, lowpass=args.lowpass, tied_reference=args.tied_reference,
                       reference_gap=tuple(int(v) for v in args.reference_gap.split(",")), objects=args.objects,
-                      seed=args.seed,
+                      holes=args.holes, ab_loss=args.ab_loss, seed=args.seed,
                       data=args.data, init=args.init, device=args.device)
     from vsrtn.assets import cache_dir
 
@@ -78,6 +82,10 @@ def main() -> int:
         if trainer.color:
             argv += ["--tied-reference", str(c.tied_reference),
                      "--reference-gap", f"{c.reference_gap[0]},{c.reference_gap[1]}"]
+            if c.holes:
+                argv += ["--holes", str(c.holes)]
+            if c.ab_loss != "l1":
+                argv += ["--ab-loss", c.ab_loss]
         if c.objects:
             argv += ["--objects", str(c.objects)]
         if c.data:

@@ -422,13 +422,8 @@ def test_colour_training_runs_resumes_and_exports(tmp_path):
     from vsrtn.train.trainer import ColorSampler, Trainer, TrainConfig
     from vsrtn.weights import load_model
 
-    seq = tmp_path / "data" / "000"
-    seq.mkdir(parents=True)
-    big = cv2.GaussianBlur(np.random.default_rng(0).random((64, 120, 3), dtype=np.float32), (0, 0), 2)
-    for i in range(12):
-        cv2.imwrite(str(seq / f"{i:05d}.png"), np.rint(big[:, i:i + 64] * 255 / big.max()).astype(np.uint8))
     cfg = TrainConfig(model="color-compact", frames=(3, 4), crop=32, batch=2, iters=2, perceptual=0.0,
-                      mask_supervision=0.0, data=str(tmp_path / "data"), log_every=1, checkpoint_every=1)
+                      mask_supervision=0.0, data=str(_colour_frames(tmp_path)), log_every=1, checkpoint_every=1)
     clip, ref, index = ColorSampler(cfg, tmp_path).sample(3, 4)
     again = ColorSampler(cfg, tmp_path).sample(3, 4)
     assert clip.shape == (4, 32, 32, 3) and ref.shape == (32, 32, 3) and np.array_equal(clip, again[0])
@@ -441,6 +436,67 @@ def test_colour_training_runs_resumes_and_exports(tmp_path):
     assert Trainer(cfg, run, tmp_path, log=lambda m: None).step == 2
     res = t.export(tmp_path / "c.safetensors", None, "c", "python scripts/train.py ...")
     assert is_colour_model(load_model(res["path"]).config)
+
+
+def _colour_frames(tmp_path):
+    seq = tmp_path / "data" / "000"
+    seq.mkdir(parents=True)
+    big = cv2.GaussianBlur(np.random.default_rng(0).random((64, 120, 3), dtype=np.float32), (0, 0), 2)
+    for i in range(12):
+        cv2.imwrite(str(seq / f"{i:05d}.png"), np.rint(big[:, i:i + 64] * 255 / big.max()).astype(np.uint8))
+    return tmp_path / "data"
+
+
+def test_hint_holes_are_seeded_ellipses_for_the_given_share():
+    from vsrtn.train.trainer import hint_holes
+
+    masks = [hint_holes(np.random.default_rng([0, k, 2]), 64, 1.0) for k in range(40)]
+    assert all(m.shape == (64, 64) and m.dtype == np.float32 and set(np.unique(m)) <= {0.0, 1.0} for m in masks)
+    cover = np.array([m.mean() for m in masks])
+    # 1-3 ellipses with semi-axes of 10-30 % of the side: never nothing, never most of the frame
+    assert cover.min() > 0.005 and cover.max() < 0.85 and 0.05 < cover.mean() < 0.4
+    assert np.array_equal(masks[5], hint_holes(np.random.default_rng([0, 5, 2]), 64, 1.0))
+    assert not np.array_equal(masks[5], masks[6])
+    drawn = [hint_holes(np.random.default_rng([1, k]), 32, 0.5).any() for k in range(200)]
+    assert 0.35 < np.mean(drawn) < 0.65
+    assert not any(hint_holes(np.random.default_rng([1, k]), 32, 0.0).any() for k in range(20))
+
+
+def test_huber_ab_loss_lets_the_wrong_pixels_lead():
+    from vsrtn.train.trainer import HUBER_BETA, ab_pixel_loss
+
+    target = torch.zeros(1, 2, 2, 8, 8)
+    grads = {}
+    for kind in ("l1", "huber"):
+        out = torch.zeros(1, 2, 2, 8, 8)
+        out[..., :4] = 0.01  # nearly right
+        out[..., 4:] = 0.5  # wrong
+        out.requires_grad_(True)
+        ab_pixel_loss(out, target, kind).backward()
+        grads[kind] = out.grad
+    assert torch.allclose(grads["l1"][..., :4], grads["l1"][..., 4:])  # L1: every pixel pulls alike
+    ratio = (grads["huber"][..., :4] / grads["huber"][..., 4:]).mean().item()
+    assert ratio == pytest.approx(0.01 / HUBER_BETA, rel=1e-4)
+    assert torch.allclose(grads["huber"][..., 4:], grads["l1"][..., 4:])  # large errors: as L1
+
+
+def test_colour_training_with_holes_hides_the_hint_there_and_logs_the_decoder(tmp_path):
+    from vsrtn.train.trainer import Trainer, TrainConfig
+
+    data = _colour_frames(tmp_path)
+    base = dict(model="color-compact", frames=(3, 3), crop=32, batch=2, iters=2, perceptual=0.0, data=str(data),
+                log_every=1, checkpoint_every=10)
+    run = tmp_path / "run"
+    Trainer(TrainConfig(**base, holes=1.0, ab_loss="huber"), run, tmp_path, log=lambda m: None).run()
+    first, second = (json.loads(line) for line in (run / "log.jsonl").read_text().splitlines())
+    # The untrained network returns its hint: in a hole that is no colour, so its error there is
+    # the true colour's whole size.
+    assert first["hole_l1"] == pytest.approx(first["hole_l1_hint"], rel=1e-5) and first["hole_l1"] > 0.005
+    assert first["head_std"] > 1e-4 and np.isfinite(second["head_std"])
+    for bad, match in ((dict(holes=1.5), "'holes' must be a share in \\[0, 1\\], got 1.5"),
+                       (dict(ab_loss="l2"), "'ab_loss' must be 'l1' or 'huber', got 'l2'")):
+        with pytest.raises(ValueError, match=match):
+            Trainer(TrainConfig(**{**base, **bad}), tmp_path / "bad", tmp_path, log=lambda m: None)
 
 
 def test_training_hints_carry_a_tied_keyframe_along_the_clip_as_at_run_time():

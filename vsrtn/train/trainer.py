@@ -55,6 +55,11 @@ class TrainConfig:
     tied_reference: float = 0.7  # colourisation: share of samples whose reference shows a clip frame
     reference_gap: tuple[int, int] = (3, 12)  # colourisation: frames between an untied reference and the clip
     objects: float = 0.0  # share of photograph clips that get 1-2 objects moving on their own paths
+    # Colourisation: share of samples whose hint has 1-3 elliptical holes (no colour, zero
+    # confidence) to fill from the surroundings and the neighbouring frames: training hints are
+    # otherwise nearly right everywhere, which teaches the network to add nothing.
+    holes: float = 0.0
+    ab_loss: str = "l1"  # colourisation pixel loss on ab: "l1" or "huber" (quadratic below HUBER_BETA)
     seed: int = 0
     data: str | None = None  # a folder of videos / frame sequences instead of the photographs
     init: str | None = None  # a run's checkpoint.pt whose model weights a new run starts from (fine-tuning)
@@ -158,6 +163,23 @@ def _chained(ref: np.ndarray, index: int | None, gray: np.ndarray, ref_index: in
     return [[(ref_index, state) for _, state in here] for here in chained]
 
 
+def hint_holes(rng: np.random.Generator, size: int, share: float) -> np.ndarray:
+    """A (size, size) float32 mask of 1-3 random ellipses (semi-axes 10-30 % of the side, any
+    angle) for a `share` of draws, all zeros otherwise."""
+    mask = np.zeros((size, size), np.float32)
+    if rng.random() >= share:
+        return mask
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        cy, cx = rng.uniform(0, size, 2)
+        ay, ax = rng.uniform(0.1, 0.3, 2) * size
+        angle = rng.uniform(0, np.pi)
+        u = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
+        v = (yy - cy) * np.cos(angle) - (xx - cx) * np.sin(angle)
+        mask[(u / ax) ** 2 + (v / ay) ** 2 <= 1] = 1
+    return mask
+
+
 def _colourful(rgb: np.ndarray) -> bool:
     small = cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA)
     return float(np.abs(cv2.cvtColor(small, cv2.COLOR_RGB2Lab)[..., 1:]).mean()) > 3.0
@@ -226,6 +248,18 @@ def gate_loss(mask: torch.Tensor, damage: torch.Tensor) -> torch.Tensor | None:
     return torch.stack(terms).mean() if terms else None
 
 
+HUBER_BETA = 0.1  # ab error (in units of AB_SCALE) below which the "huber" ab loss is quadratic
+
+
+def ab_pixel_loss(out: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Colourisation pixel loss on ab. "huber" weights nearly right pixels' gradients down in
+    proportion to their error, so the few pixels the hint gets wrong lead; under "l1" every pixel
+    pulls with the same strength and the many nearly right ones favour an exact zero residual."""
+    if kind == "huber":
+        return F.smooth_l1_loss(out, target, beta=HUBER_BETA)
+    return F.l1_loss(out, target)
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     """PSNR in dB of images in [0, 1]."""
     mse = F.mse_loss(a, b).item()
@@ -236,8 +270,11 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: Path, cache: Path, log=None) -> None:
         if cfg.init and not Path(cfg.init).is_file():
             raise ValueError(f"train: 'init' must be a run's checkpoint.pt, got {cfg.init} (not a file)")
-        if not 0.0 <= cfg.objects <= 1.0:
-            raise ValueError(f"train: 'objects' must be a share in [0, 1], got {cfg.objects}")
+        for name in ("objects", "holes"):
+            if not 0.0 <= getattr(cfg, name) <= 1.0:
+                raise ValueError(f"train: '{name}' must be a share in [0, 1], got {getattr(cfg, name)}")
+        if cfg.ab_loss not in ("l1", "huber"):
+            raise ValueError(f"train: 'ab_loss' must be 'l1' or 'huber', got {cfg.ab_loss!r}")
         self.cfg, self.run_dir = cfg, Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._log_file = open(self.run_dir / "log.jsonl", "a")
@@ -264,6 +301,10 @@ class Trainer:
             from vsrtn.models.colorize import ReferenceMatcher
 
             self.matcher = ReferenceMatcher(self.device)
+        # The spread of the features the output layer reads: near zero, the decoder has gone quiet
+        # (a network that settled on adding nothing), which the loss alone does not show.
+        self._head_std = 0.0
+        self.model.head.out.register_forward_hook(self._watch_head)
         self.step = 0
         self.init_iterations = 0  # training the init checkpoint had had
         self._stop = False
@@ -277,6 +318,9 @@ class Trainer:
         if cfg.flow == "raft":  # no RAFT weights exist offline: train with DIS flow
             cfg = RTNConfig(**{**cfg.to_dict(), "flow": "dis"})
         return cfg
+
+    def _watch_head(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        self._head_std = float(inputs[0].detach().float().std())
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -388,9 +432,18 @@ class Trainer:
                               _chained(items[b][1], items[b][2], gray[b, :, 0].cpu().numpy(), b))
                  for b in range(c.batch)]
         hint, match_conf, warp_conf = (torch.stack([h[i] for h in hints]).to(self.device) for i in range(3))
+        if c.holes > 0:  # a stream of its own: runs without holes draw the samples they drew before
+            holes = np.stack([hint_holes(np.random.default_rng([c.seed, self.step * c.batch + b, 2]), c.crop, c.holes)
+                              for b in range(c.batch)])
+            keep = 1 - torch.from_numpy(holes).to(self.device)[:, None, None]
+            hint, match_conf, warp_conf = hint * keep, match_conf * keep, warp_conf * keep
         out_ab = self.model(network_input(light, hint, match_conf, warp_conf))
-        loss = F.l1_loss(out_ab, ab / AB_SCALE)
+        loss = ab_pixel_loss(out_ab, ab / AB_SCALE, c.ab_loss)
         stats["l1"] = loss.item()
+        if c.holes > 0 and holes.any():  # how much of the holes' colour the network has filled in
+            inside = (1 - keep).expand_as(out_ab).bool()
+            stats["hole_l1_hint"] = (ab / AB_SCALE)[inside].abs().mean().item()
+            stats["hole_l1"] = (out_ab.detach() - ab / AB_SCALE)[inside].abs().mean().item()
         target = lab_to_rgb(torch.cat([light, ab], 2)).mul(2).sub(1)
         out = lab_to_rgb(torch.cat([light, out_ab * AB_SCALE], 2)).mul(2).sub(1)
         with torch.no_grad():
@@ -424,6 +477,7 @@ class Trainer:
         with torch.no_grad():
             stats["psnr_out"] = psnr(out.add(1).div(2).clamp(0, 1), target.add(1).div(2))
         stats["loss"] = loss.item()
+        stats["head_std"] = self._head_std
         return stats
 
     def run(self) -> None:
@@ -441,14 +495,16 @@ class Trainer:
                 self.step += 1
                 window.append(stats)
                 if self.step % self.cfg.log_every == 0 or self.step == self.cfg.iters:
-                    avg = {k: float(np.mean([w[k] for w in window if k in w])) for k in window[-1]}
+                    keys = dict.fromkeys(k for w in window for k in w)
+                    avg = {k: float(np.mean([w[k] for w in window if k in w])) for k in keys}
                     rate = (self.step - s0) / max(time.time() - t0, 1e-9)
                     eta = (self.cfg.iters - self.step) / max(rate, 1e-9)
                     record = {"iter": self.step, "lr": self._lr(), "it_per_s": rate, "eta_s": eta, **avg}
                     self._log_file.write(json.dumps(record) + "\n")
                     self._log_file.flush()
                     self.log(f"iter {self.step}/{self.cfg.iters} loss {avg['loss']:.4f} l1 {avg['l1']:.4f} "
-                             f"psnr {avg['psnr_in']:.2f} -> {avg['psnr_out']:.2f} dB  {rate:.2f} it/s  "
+                             f"psnr {avg['psnr_in']:.2f} -> {avg['psnr_out']:.2f} dB  head {avg['head_std']:.4f}  "
+                             f"{rate:.2f} it/s  "
                              f"eta {eta / 3600:.1f} h")
                     window = []
                 if self.step % self.cfg.checkpoint_every == 0:
