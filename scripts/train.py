@@ -42,6 +42,8 @@ def main() -> int:
                     help="colourisation: share of samples whose hint has holes to fill (no colour, no confidence)")
     ap.add_argument("--ab-loss", default=d.ab_loss, choices=("l1", "huber"),
                     help="colourisation: pixel loss on ab (huber: quadratic for small errors)")
+    ap.add_argument("--head-init", type=float, default=d.head_init,
+                    help="std of a new run's output-layer weights (0: the identity start)")
     ap.add_argument("--objects", type=float, default=d.objects,
                     help="share of photograph clips that get objects moving on their own paths (occlusion)")
     ap.add_argument("--seed", type=int, default=d.seed)
@@ -62,7 +64,7 @@ def main() -> int:
                       batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
                       mask_supervision=args.mask_supervision, lowpass=args.lowpass, tied_reference=args.tied_reference,
                       reference_gap=tuple(int(v) for v in args.reference_gap.split(",")), objects=args.objects,
-                      holes=args.holes, ab_loss=args.ab_loss, seed=args.seed,
+                      holes=args.holes, ab_loss=args.ab_loss, head_init=args.head_init, seed=args.seed,
                       data=args.data, init=args.init, device=args.device)
     from vsrtn.assets import cache_dir
 
@@ -88,6 +90,8 @@ def main() -> int:
                 argv += ["--ab-loss", c.ab_loss]
         if c.objects:
             argv += ["--objects", str(c.objects)]
+        if c.head_init:
+            argv += ["--head-init", str(c.head_init)]
         if c.data:
             argv += ["--data", c.data]
         if c.init:

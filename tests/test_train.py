@@ -75,6 +75,22 @@ def test_objects_share_is_validated(frames_folder, tmp_path):
         Trainer(tiny(frames_folder, objects=1.5), tmp_path / "run", tmp_path)
 
 
+def test_head_init_gives_a_new_run_a_random_output_layer_only(frames_folder, tmp_path):
+    zero = Trainer(tiny(frames_folder), tmp_path / "zero", tmp_path, log=lambda m: None)
+    assert not zero.model.head.out.weight.any()  # the identity start
+    run = tmp_path / "run"
+    fresh = Trainer(tiny(frames_folder, head_init=0.01), run, tmp_path, log=lambda m: None)
+    w = fresh.model.head.out.weight.detach()
+    assert 0.008 < w.std().item() < 0.012 and abs(w.mean().item()) < 0.002
+    with torch.no_grad():
+        fresh.model.head.out.weight.mul_(3)
+    fresh.save_checkpoint()
+    resumed = Trainer(tiny(frames_folder, head_init=0.01), run, tmp_path, log=lambda m: None)
+    assert torch.equal(resumed.model.head.out.weight, fresh.model.head.out.weight)  # resuming keeps the trained layer
+    with pytest.raises(ValueError, match="'head_init' must be >= 0, got -1"):
+        Trainer(tiny(frames_folder, head_init=-1.0), tmp_path / "bad", tmp_path)
+
+
 def test_samples_are_a_pure_function_of_seed_and_index(frames_folder, tmp_path):
     s = ClipSampler(tiny(frames_folder), tmp_path)
     d1, c1, m1 = s.sample(7, 5)

@@ -60,6 +60,10 @@ class TrainConfig:
     # otherwise nearly right everywhere, which teaches the network to add nothing.
     holes: float = 0.0
     ab_loss: str = "l1"  # colourisation pixel loss on ab: "l1" or "huber" (quadratic below HUBER_BETA)
+    # Std of a new run's output-layer weights (0: zero, the identity start). A zero output layer
+    # passes no gradient to the layers before it, and the first steps then teach them to fall
+    # silent rather than to carry what the output needs (measured on the colour network).
+    head_init: float = 0.0
     seed: int = 0
     data: str | None = None  # a folder of videos / frame sequences instead of the photographs
     init: str | None = None  # a run's checkpoint.pt whose model weights a new run starts from (fine-tuning)
@@ -273,6 +277,8 @@ class Trainer:
         for name in ("objects", "holes"):
             if not 0.0 <= getattr(cfg, name) <= 1.0:
                 raise ValueError(f"train: '{name}' must be a share in [0, 1], got {getattr(cfg, name)}")
+        if cfg.head_init < 0:
+            raise ValueError(f"train: 'head_init' must be >= 0, got {cfg.head_init}")
         if cfg.ab_loss not in ("l1", "huber"):
             raise ValueError(f"train: 'ab_loss' must be 'l1' or 'huber', got {cfg.ab_loss!r}")
         self.cfg, self.run_dir = cfg, Path(run_dir)
@@ -308,8 +314,11 @@ class Trainer:
         self.step = 0
         self.init_iterations = 0  # training the init checkpoint had had
         self._stop = False
-        if not self._resume() and cfg.init:
-            self._initialise(Path(cfg.init))
+        if not self._resume():
+            if cfg.init:
+                self._initialise(Path(cfg.init))
+            elif cfg.head_init > 0:
+                nn.init.normal_(self.model.head.out.weight, std=cfg.head_init)
 
     def _model_config(self) -> RTNConfig:
         if self.cfg.model not in NAMED_CONFIGS:
