@@ -40,8 +40,8 @@ def main() -> int:
                     help="colourisation: frames between an untied reference and the clip, e.g. 3,12")
     ap.add_argument("--holes", type=float, default=d.holes,
                     help="colourisation: share of samples whose hint has holes to fill (no colour, no confidence)")
-    ap.add_argument("--ab-loss", default=d.ab_loss, choices=("l1", "huber"),
-                    help="colourisation: pixel loss on ab (huber: quadratic for small errors)")
+    ap.add_argument("--ab-loss", default=d.ab_loss, choices=("l1", "l2"),
+                    help="colourisation: pixel loss on ab (l2: pulls in proportion to the error)")
     ap.add_argument("--head-init", type=float, default=d.head_init,
                     help="std of a new run's output-layer weights (0: the identity start)")
     ap.add_argument("--objects", type=float, default=d.objects,

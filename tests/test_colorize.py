@@ -462,12 +462,12 @@ def test_hint_holes_are_seeded_ellipses_for_the_given_share():
     assert not any(hint_holes(np.random.default_rng([1, k]), 32, 0.0).any() for k in range(20))
 
 
-def test_huber_ab_loss_lets_the_wrong_pixels_lead():
-    from vsrtn.train.trainer import HUBER_BETA, ab_pixel_loss
+def test_l2_ab_loss_lets_the_wrong_pixels_lead():
+    from vsrtn.train.trainer import L2_UNIT, ab_pixel_loss
 
     target = torch.zeros(1, 2, 2, 8, 8)
     grads = {}
-    for kind in ("l1", "huber"):
+    for kind in ("l1", "l2"):
         out = torch.zeros(1, 2, 2, 8, 8)
         out[..., :4] = 0.01  # nearly right
         out[..., 4:] = 0.5  # wrong
@@ -475,9 +475,11 @@ def test_huber_ab_loss_lets_the_wrong_pixels_lead():
         ab_pixel_loss(out, target, kind).backward()
         grads[kind] = out.grad
     assert torch.allclose(grads["l1"][..., :4], grads["l1"][..., 4:])  # L1: every pixel pulls alike
-    ratio = (grads["huber"][..., :4] / grads["huber"][..., 4:]).mean().item()
-    assert ratio == pytest.approx(0.01 / HUBER_BETA, rel=1e-4)
-    assert torch.allclose(grads["huber"][..., 4:], grads["l1"][..., 4:])  # large errors: as L1
+    ratio = (grads["l2"][..., :4] / grads["l2"][..., 4:]).mean().item()
+    assert ratio == pytest.approx(0.01 / 0.5, rel=1e-4)  # L2: in proportion to the error
+    at_unit = torch.full((1, 2, 2, 8, 8), L2_UNIT, requires_grad=True)
+    ab_pixel_loss(at_unit, target, "l2").backward()
+    assert torch.allclose(at_unit.grad, grads["l1"][..., :1].mean().expand_as(at_unit.grad))  # as L1 at L2_UNIT
 
 
 def test_colour_training_with_holes_hides_the_hint_there_and_logs_the_decoder(tmp_path):
@@ -487,14 +489,14 @@ def test_colour_training_with_holes_hides_the_hint_there_and_logs_the_decoder(tm
     base = dict(model="color-compact", frames=(3, 3), crop=32, batch=2, iters=2, perceptual=0.0, data=str(data),
                 log_every=1, checkpoint_every=10)
     run = tmp_path / "run"
-    Trainer(TrainConfig(**base, holes=1.0, ab_loss="huber"), run, tmp_path, log=lambda m: None).run()
+    Trainer(TrainConfig(**base, holes=1.0, ab_loss="l2"), run, tmp_path, log=lambda m: None).run()
     first, second = (json.loads(line) for line in (run / "log.jsonl").read_text().splitlines())
     # The untrained network returns its hint: in a hole that is no colour, so its error there is
     # the true colour's whole size.
     assert first["hole_l1"] == pytest.approx(first["hole_l1_hint"], rel=1e-5) and first["hole_l1"] > 0.005
     assert first["head_std"] > 1e-4 and np.isfinite(second["head_std"])
     for bad, match in ((dict(holes=1.5), "'holes' must be a share in \\[0, 1\\], got 1.5"),
-                       (dict(ab_loss="l2"), "'ab_loss' must be 'l1' or 'huber', got 'l2'")):
+                       (dict(ab_loss="huber"), "'ab_loss' must be 'l1' or 'l2', got 'huber'")):
         with pytest.raises(ValueError, match=match):
             Trainer(TrainConfig(**{**base, **bad}), tmp_path / "bad", tmp_path, log=lambda m: None)
 
