@@ -310,7 +310,7 @@ class Trainer:
             self.matcher = ReferenceMatcher(self.device)
         # The spread of the features the output layer reads: near zero, the decoder has gone quiet
         # (a network that settled on adding nothing), which the loss alone does not show.
-        self._head_std = 0.0
+        self._head_in: torch.Tensor | None = None
         self.model.head.out.register_forward_hook(self._watch_head)
         self.step = 0
         self.init_iterations = 0  # training the init checkpoint had had
@@ -330,7 +330,7 @@ class Trainer:
         return cfg
 
     def _watch_head(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
-        self._head_std = float(inputs[0].detach().float().std())
+        self._head_in = inputs[0].detach()  # the last frame's; its spread is taken once a step
 
     # ------------------------------------------------------------------ checkpoints
     @property
@@ -448,12 +448,13 @@ class Trainer:
             keep = 1 - torch.from_numpy(holes).to(self.device)[:, None, None]
             hint, match_conf, warp_conf = hint * keep, match_conf * keep, warp_conf * keep
         out_ab = self.model(network_input(light, hint, match_conf, warp_conf))
-        loss = ab_pixel_loss(out_ab, ab / AB_SCALE, c.ab_loss)
+        goal_ab = ab / AB_SCALE
+        loss = ab_pixel_loss(out_ab, goal_ab, c.ab_loss)
         stats["l1"] = loss.item()
         if c.holes > 0 and holes.any():  # how much of the holes' colour the network has filled in
             inside = (1 - keep).expand_as(out_ab).bool()
-            stats["hole_l1_hint"] = (ab / AB_SCALE)[inside].abs().mean().item()
-            stats["hole_l1"] = (out_ab.detach() - ab / AB_SCALE)[inside].abs().mean().item()
+            stats["hole_l1_hint"] = goal_ab[inside].abs().mean().item()
+            stats["hole_l1"] = (out_ab.detach() - goal_ab)[inside].abs().mean().item()
         target = lab_to_rgb(torch.cat([light, ab], 2)).mul(2).sub(1)
         out = lab_to_rgb(torch.cat([light, out_ab * AB_SCALE], 2)).mul(2).sub(1)
         with torch.no_grad():
@@ -487,7 +488,7 @@ class Trainer:
         with torch.no_grad():
             stats["psnr_out"] = psnr(out.add(1).div(2).clamp(0, 1), target.add(1).div(2))
         stats["loss"] = loss.item()
-        stats["head_std"] = self._head_std
+        stats["head_std"] = float(self._head_in.float().std())
         return stats
 
     def run(self) -> None:
