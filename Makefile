@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: all setup doctor demo test benchmark clean
+.PHONY: all setup doctor demo test test-cuda device-bundle benchmark clean
 
 # The main job: set up, check the installation, and run the demo (out/demo/).
 all: setup doctor demo
@@ -19,6 +19,21 @@ demo: setup
 
 test: setup
 	@$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The CUDA tests (skipped by `make test` on a machine without CUDA).
+test-cuda: setup
+	@$(PY) -m pytest -q -rs tests/test_cuda.py
+
+# What scripts/device_check.sh needs on a GPU machine that cannot fetch anything: the VapourSynth
+# wheel (.whl/) and the training photographs (.device/), to be carried with the tree.
+device-bundle: setup
+	@$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 -d .whl \
+		"vapoursynth==$$($(PY) -c 'import importlib.metadata as m; print(m.version("vapoursynth"))')"
+	@$(PY) -c "from vsrtn.assets import cache_dir; from vsrtn.train.content import build_photos, content_dir; \
+		import shutil; build_photos(cache_dir()); \
+		shutil.copytree(content_dir(cache_dir()), '.device/cache/content/photos', dirs_exist_ok=True)"
+	@du -sh .whl .device
 
 benchmark: setup
 	@$(PY) scripts/benchmark.py --json out/benchmark.json

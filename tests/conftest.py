@@ -65,6 +65,20 @@ def restore_every_way(engine, clip: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture
+def frames_folder(tmp_path):
+    """A user's REDS-style training folder: one sequence of 12 moving frames."""
+    import cv2
+
+    seq = tmp_path / "data" / "000"
+    seq.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    big = cv2.GaussianBlur(rng.random((96, 160), dtype=np.float32), (0, 0), 2)
+    for i in range(12):
+        cv2.imwrite(str(seq / f"{i:05d}.png"), np.rint(big[:, i:i + 96] * 255 / big.max()).astype(np.uint8))
+    return tmp_path / "data"
+
+
+@pytest.fixture
 def venv_bin() -> Path:
     return Path(sys.executable).parent
 

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,15 @@ class TrainConfig:
     log_every: int = 20
     checkpoint_every: int = 200
     device: str = "cpu"
+
+
+# Settings that do not change what a run learns: a run may resume on another device (started on a
+# GPU lease, finished on a CPU) or log and checkpoint at another rate.
+BOOKKEEPING = ("device", "log_every", "checkpoint_every")
+
+
+def _bookkeeping(cfg: TrainConfig) -> dict[str, Any]:
+    return {k: getattr(cfg, k) for k in BOOKKEEPING}
 
 
 class ClipSampler:
@@ -360,7 +369,7 @@ class Trainer:
             raise ValueError(f"train: {self.checkpoint_path} was made by an earlier restoration recipe (plain L1 "
                              "towards the unfaded clip); use another --run directory")
         try:  # settings added since the checkpoint was written take their defaults
-            same_settings = TrainConfig(**ckpt["train_config"]) == self.cfg
+            same_settings = replace(TrainConfig(**ckpt["train_config"]), **_bookkeeping(self.cfg)) == self.cfg
         except TypeError:
             same_settings = False
         if not (same_settings and same_model):
