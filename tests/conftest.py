@@ -43,6 +43,13 @@ def moving_clip(t: int = 6, h: int = 40, w: int = 56, seed: int = 0) -> np.ndarr
     return np.stack([base[:, i:i + w] for i in range(t)]).astype(np.float32)
 
 
+def to_x(clip: np.ndarray):
+    """A (T,H,W) clip in [0, 1] as the model's input: (1, T, 3, H, W) in [-1, 1]."""
+    import torch
+
+    return torch.from_numpy(clip).mul(2).sub(1)[None, :, None].expand(-1, -1, 3, -1, -1).contiguous()
+
+
 def restore_in_order(engine, clip: np.ndarray, order, cuts=()) -> np.ndarray:
     """Every frame of `clip` restored by `engine`, window by window, requested in `order`."""
     plan = engine.plan(len(clip), cuts)

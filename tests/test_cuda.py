@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import moving_clip, restore_every_way, restore_in_order, tiny_model
+from conftest import moving_clip, restore_every_way, restore_in_order, tiny_model, to_x
 
 from vsrtn.engine import Engine, EngineSettings
 
@@ -62,7 +62,7 @@ def test_published_size_network_with_raft_on_cuda_matches_cpu(exact_fp32):
 
     torch.manual_seed(0)
     model = RTN(PUBLISHED).eval()
-    x = torch.from_numpy(moving_clip(3, 128, 192)).mul(2).sub(1)[None, :, None].expand(-1, -1, 3, -1, -1).contiguous()
+    x = to_x(moving_clip(3, 128, 192))
     with torch.inference_mode():
         cpu_flows = model.compute_flow(x)
         cpu = model(x, flows=cpu_flows)

@@ -5,14 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import moving_clip, restore_in_order, tiny_model
+from conftest import moving_clip, restore_in_order, tiny_model, to_x
 
 from vsrtn.engine import Engine, EngineSettings, blend_ramp, resolve_device, tile_starts
 from vsrtn.errors import ArgumentError, DeviceError
-
-
-def to_x(clip: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(clip).mul(2).sub(1)[None, :, None].expand(-1, -1, 3, -1, -1).contiguous()
 
 
 @pytest.fixture(scope="module")
