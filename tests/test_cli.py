@@ -14,6 +14,7 @@ import pytest
 
 from conftest import tiny_model
 
+from vsrtn.io import partial_path
 from vsrtn.weights import save_weights, sha256_file
 
 VSRTN = [sys.executable, "-m", "vsrtn.cli"]
@@ -109,14 +110,17 @@ def test_interrupted_batch_resumes_without_redoing_or_false_outputs(tmp_path, we
     inp = tmp_path / "in"
     inp.mkdir()
     make_video(inp / "1-short.mp4", seconds=0.2)
-    make_video(inp / "2-long.mp4", size="128x96", seconds=4)
+    make_video(inp / "2-long.mp4", size="128x96", seconds=12)
     out = tmp_path / "out"
     args = [*VSRTN, "batch", str(inp), "-o", str(out), "--weights", weights, "--window", "4", "--context", "2", "-q"]
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    # Interrupt once the long file is being written (not after a fixed time: an idle machine can
+    # finish a short file within any fixed wait).
+    long_partial = partial_path(out / "2-long.mkv")
     deadline = time.time() + 120
-    while not (out / "1-short.mkv").exists() and time.time() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.0)  # well inside the long file
+    while not (long_partial.exists() and long_partial.stat().st_size > 0) and time.time() < deadline:
+        time.sleep(0.02)
+    assert (out / "1-short.mkv").exists() and long_partial.exists()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
