@@ -5,6 +5,7 @@ import argparse
 import glob
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from vsrtn.errors import VsrtnError
@@ -349,9 +350,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM (a job scheduler, `kill`, `docker stop`) stops as Ctrl-C does: cleanly, with the
+    # unfinished output removed.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.func(args)
     except VsrtnError as exc:
@@ -360,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vsrtn {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -77,10 +77,6 @@ class TrainConfig:
 BOOKKEEPING = ("device", "log_every", "checkpoint_every")
 
 
-def _bookkeeping(cfg: TrainConfig) -> dict[str, Any]:
-    return {k: getattr(cfg, k) for k in BOOKKEEPING}
-
-
 class ClipSampler:
     """Deterministic training samples: sample k is a pure function of (seed, k)."""
 
@@ -369,7 +365,8 @@ class Trainer:
             raise ValueError(f"train: {self.checkpoint_path} was made by an earlier restoration recipe (plain L1 "
                              "towards the unfaded clip); use another --run directory")
         try:  # settings added since the checkpoint was written take their defaults
-            same_settings = replace(TrainConfig(**ckpt["train_config"]), **_bookkeeping(self.cfg)) == self.cfg
+            stored = TrainConfig(**ckpt["train_config"])
+            same_settings = replace(stored, **{k: getattr(self.cfg, k) for k in BOOKKEEPING}) == self.cfg
         except TypeError:
             same_settings = False
         if not (same_settings and same_model):
