@@ -51,6 +51,8 @@ def main() -> int:
     ap.add_argument("--init", default=None, help="a run's checkpoint.pt to start a new run from (fine-tuning)")
     ap.add_argument("--device", default=d.device)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--workers", type=int, default=d.workers,
+                    help="processes drawing training samples (0: the training process; same samples either way)")
     ap.add_argument("--export", default=None, help="write the current weights here and stop")
     ap.add_argument("--manifest", default=None)
     ap.add_argument("--name", default=None)
@@ -65,7 +67,7 @@ def main() -> int:
                       mask_supervision=args.mask_supervision, lowpass=args.lowpass, tied_reference=args.tied_reference,
                       reference_gap=tuple(int(v) for v in args.reference_gap.split(",")), objects=args.objects,
                       holes=args.holes, ab_loss=args.ab_loss, head_init=args.head_init, seed=args.seed,
-                      data=args.data, init=args.init, device=args.device)
+                      data=args.data, init=args.init, device=args.device, workers=args.workers)
     from vsrtn.assets import cache_dir
 
     cache = cache_dir()

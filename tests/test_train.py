@@ -199,3 +199,20 @@ def test_a_new_run_can_start_from_another_runs_weights(frames_folder, tmp_path):
         Trainer(tiny(frames_folder, model="color-compact", init=str(tmp_path / "a" / "checkpoint.pt")),
                 tmp_path / "d", tmp_path)
 
+
+
+def test_sample_workers_give_the_same_run(frames_folder, tmp_path):
+    """Samples drawn in worker processes (and the next batch's started early) are the samples the
+    training process would draw: the same losses and the same weights."""
+    runs = {}
+    for workers in (0, 2):
+        run = tmp_path / f"w{workers}"
+        t = Trainer(tiny(frames_folder, iters=3, workers=workers), run, tmp_path, log=lambda m: None)
+        t.run()
+        assert t._pool is None  # the workers are stopped when the run ends
+        runs[workers] = ([json.loads(line)["loss"] for line in (run / "log.jsonl").read_text().splitlines()],
+                         t.model.state_dict())
+    assert runs[0][0] == runs[2][0]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1].values(), runs[2][1].values()))
+    with pytest.raises(ValueError, match="'workers' must be >= 0"):
+        Trainer(tiny(frames_folder, workers=-1), tmp_path / "bad", tmp_path)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import os
 import signal
 import sys
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -70,11 +72,30 @@ class TrainConfig:
     log_every: int = 20
     checkpoint_every: int = 200
     device: str = "cpu"
+    # Processes drawing the samples (0: the training process itself). Samples are pure functions
+    # of (seed, index), so the batches are the same either way; on a GPU the CPU-side degradation
+    # otherwise bounds the rate.
+    workers: int = 0
 
 
 # Settings that do not change what a run learns: a run may resume on another device (started on a
 # GPU lease, finished on a CPU) or log and checkpoint at another rate.
-BOOKKEEPING = ("device", "log_every", "checkpoint_every")
+BOOKKEEPING = ("device", "log_every", "checkpoint_every", "workers")
+
+
+_WORKER_SAMPLER = None  # a sample worker's own sampler (`workers` > 0)
+
+
+def _start_worker(cfg: TrainConfig, cache: Path, color: bool) -> None:
+    global _WORKER_SAMPLER
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the trainer stops them
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    _WORKER_SAMPLER = (ColorSampler if color else ClipSampler)(cfg, cache, log=lambda msg: None)
+
+
+def _worker_sample(k: int, frames: int):
+    return _WORKER_SAMPLER.sample(k, frames)
 
 
 class ClipSampler:
@@ -283,6 +304,8 @@ class Trainer:
         for name in ("objects", "holes"):
             if not 0.0 <= getattr(cfg, name) <= 1.0:
                 raise ValueError(f"train: '{name}' must be a share in [0, 1], got {getattr(cfg, name)}")
+        if cfg.workers < 0:
+            raise ValueError(f"train: 'workers' must be >= 0, got {cfg.workers}")
         if cfg.head_init < 0:
             raise ValueError(f"train: 'head_init' must be >= 0, got {cfg.head_init}")
         if cfg.ab_loss not in ("l1", "l2"):
@@ -308,6 +331,9 @@ class Trainer:
 
             self.vgg = VGG16Features(depth=3).to(self.device)
         self.sampler = (ColorSampler if self.color else ClipSampler)(cfg, cache, self.log)
+        self._cache = cache
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: dict[int, list[Future]] = {}  # step -> its batch's samples under way
         self.matcher = None
         if self.color:
             from vsrtn.models.colorize import ReferenceMatcher
@@ -397,9 +423,34 @@ class Trainer:
         c = self.cfg
         return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * min(self.step, c.iters) / c.iters))
 
-    def _frames(self) -> int:
+    def _frames(self, step: int | None = None) -> int:
+        """Clip length of the batch of `step` (default: the current one)."""
         lo, hi = self.cfg.frames
-        return int(np.random.default_rng([self.cfg.seed, self.step, 7]).integers(lo, hi + 1))
+        step = self.step if step is None else step
+        return int(np.random.default_rng([self.cfg.seed, step, 7]).integers(lo, hi + 1))
+
+    def _batch(self) -> list:
+        """The current step's samples; with `workers`, drawn in worker processes while the step
+        before trains, and the next step's are started before this one's are used."""
+        c = self.cfg
+        if c.workers == 0:
+            return [self.sampler.sample(self.step * c.batch + b, self._frames()) for b in range(c.batch)]
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(c.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start_worker, initargs=(c, self._cache, self.color))
+        for step in (self.step, self.step + 1):
+            if step not in self._pending and step < c.iters:
+                frames = self._frames(step)
+                self._pending[step] = [self._pool.submit(_worker_sample, step * c.batch + b, frames)
+                                       for b in range(c.batch)]
+        return [f.result() for f in self._pending.pop(self.step)]
+
+    def close(self) -> None:
+        """Stop the sample workers, if any."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+            self._pending.clear()
 
     def _perceptual(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """VGG16 perceptual L1 on a few frames of (B, T, C, H, W) clips in [-1, 1] (C = 1 or 3)."""
@@ -412,8 +463,7 @@ class Trainer:
     def _restore_loss(self, stats: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(loss, output, target) of one restoration batch; clips (B, T, 1, H, W) in [-1, 1]."""
         c = self.cfg
-        frames = self._frames()
-        items = [self.sampler.sample(self.step * c.batch + b, frames) for b in range(c.batch)]
+        items = self._batch()
         deg, goal, damage = (torch.from_numpy(np.stack(x)).to(self.device) for x in zip(*items))
         x = deg.mul(2).sub(1).unsqueeze(2).expand(-1, -1, 3, -1, -1)
         masks: list | None = [] if c.mask_supervision > 0 else None
@@ -437,7 +487,7 @@ class Trainer:
 
         c = self.cfg
         frames = self._frames()
-        items = [self.sampler.sample(self.step * c.batch + b, frames) for b in range(c.batch)]
+        items = self._batch()
         rgb = torch.from_numpy(np.stack([i[0] for i in items])).permute(0, 1, 4, 2, 3).to(self.device)
         refs = ReferenceSet.from_rgb(torch.from_numpy(np.stack([i[1] for i in items])).permute(0, 3, 1, 2),
                                      self.matcher)
@@ -528,6 +578,7 @@ class Trainer:
                     self.save_checkpoint()
             self.save_checkpoint()
         finally:
+            self.close()
             for s, h in old.items():
                 signal.signal(s, h)
 
