@@ -79,7 +79,7 @@ class TrainConfig:
 
 
 # Settings that do not change what a run learns: a run may resume on another device (started on a
-# GPU lease, finished on a CPU) or log and checkpoint at another rate.
+# GPU lease, finished on a CPU), with other sample workers, or log and checkpoint at another rate.
 BOOKKEEPING = ("device", "log_every", "checkpoint_every", "workers")
 
 
@@ -434,7 +434,8 @@ class Trainer:
         before trains, and the next step's are started before this one's are used."""
         c = self.cfg
         if c.workers == 0:
-            return [self.sampler.sample(self.step * c.batch + b, self._frames()) for b in range(c.batch)]
+            frames = self._frames()
+            return [self.sampler.sample(self.step * c.batch + b, frames) for b in range(c.batch)]
         if self._pool is None:
             self._pool = ProcessPoolExecutor(c.workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_start_worker, initargs=(c, self._cache, self.color))
