@@ -200,7 +200,6 @@ def test_a_new_run_can_start_from_another_runs_weights(frames_folder, tmp_path):
                 tmp_path / "d", tmp_path)
 
 
-
 def test_sample_workers_give_the_same_run(frames_folder, tmp_path):
     """Samples drawn in worker processes (and the next batch's started early) are the samples the
     training process would draw: the same losses and the same weights."""

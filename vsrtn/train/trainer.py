@@ -330,6 +330,8 @@ class Trainer:
             from vsrtn.features import VGG16Features
 
             self.vgg = VGG16Features(depth=3).to(self.device)
+        # Built here even when workers draw the samples: it gathers the training content once (the
+        # workers then only read it) and reports missing data before any worker starts.
         self.sampler = (ColorSampler if self.color else ClipSampler)(cfg, cache, self.log)
         self._cache = cache
         self._pool: ProcessPoolExecutor | None = None
