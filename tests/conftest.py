@@ -51,22 +51,29 @@ def to_x(clip: np.ndarray):
 
 
 def restore_in_order(engine, clip: np.ndarray, order, cuts=()) -> np.ndarray:
-    """Every frame of `clip` restored by `engine`, window by window, requested in `order`."""
-    plan = engine.plan(len(clip), cuts)
+    """Every frame of `clip` restored by `engine`, window by window, requested in `order`;
+    `cuts`: the frames that start a new shot."""
+    from vsrtn.scenecut import ShotStarts
+    from vsrtn.windows import cut_flags
+
+    plan = engine.plan(len(clip))
+    shots = ShotStarts(frozenset(cuts))
     out = {}
     for n in order:
         win = plan[plan.index_of(n)]
-        res = engine.run_window([clip[i] for i in win.frames], win)
+        res = engine.run_window([clip[i] for i in win.frames], win, cut_flags(win.frames, shots.between))
         out[n] = res[n - win.start]
     return np.stack([out[n] for n in range(len(clip))])
 
 
 def restore_every_way(engine, clip: np.ndarray) -> np.ndarray:
-    """`clip` restored by `engine` in order, backwards and streamed by `run_clip`; asserts the
-    three agree exactly and returns the result."""
+    """`clip` restored by `engine` in order, backwards and streamed by `run_clip` (no cuts);
+    asserts the three agree exactly and returns the result."""
+    from vsrtn.scenecut import NO_CUTS
+
     linear = restore_in_order(engine, clip, range(len(clip)))
     backwards = restore_in_order(engine, clip, range(len(clip) - 1, -1, -1))
-    streamed = np.stack(list(engine.run_clip(iter(clip), len(clip))))
+    streamed = np.stack(list(engine.run_clip(iter(clip), len(clip), cuts=NO_CUTS)))
     assert np.array_equal(linear, backwards) and np.array_equal(linear, streamed)
     return linear
 

@@ -207,24 +207,26 @@ def test_range_prop_decides_how_luma_is_read(tiny_weights):
     assert not np.array_equal(a[0][0], b[0][0])
 
 
-def test_scene_cut_props_and_detector_isolate_shots(tiny_weights):
-    a = textured(length=10, cut_at=5, seed=1)
+def test_scene_cuts_from_props_where_present_else_detected_by_default(tiny_weights):
+    a = textured(length=10, cut_at=5, seed=1)  # _SceneChangePrev=1 on frame 5, no prop elsewhere
     b = textured(length=10, cut_at=5, seed=1).std.Trim(0, 4) + textured(length=10, seed=9).std.Trim(5, 9)
-    b = b.std.SetFrameProps(_SceneChangePrev=0)
     b = core.std.Splice([b.std.Trim(0, 4), b.std.Trim(5, 9).std.SetFrameProps(_SceneChangePrev=1)])
-    ra, rb = frames_of(restore(a, tiny_weights)), frames_of(restore(b, tiny_weights))
-    assert all(np.array_equal(x[0], y[0]) for x, y in zip(ra[:5], rb[:5]))
-    # Without the props, the later shot leaks into the earlier one...
-    na = frames_of(restore(a.std.SetFrameProps(_SceneChangePrev=0), tiny_weights))
-    nb = frames_of(restore(b.std.SetFrameProps(_SceneChangePrev=0), tiny_weights))
-    assert not all(np.array_equal(x[0], y[0]) for x, y in zip(na[:5], nb[:5]))
-    # ... unless the in-house detector finds the cut.
-    da = frames_of(restore(a.std.SetFrameProps(_SceneChangePrev=0), tiny_weights, sc_threshold=0.1))
-    db = frames_of(restore(b.std.SetFrameProps(_SceneChangePrev=0), tiny_weights, sc_threshold=0.1))
-    assert all(np.array_equal(x[0], y[0]) for x, y in zip(da[:5], db[:5]))
-    # scene_change=False ignores the props.
-    ia = frames_of(restore(a, tiny_weights, scene_change=False))
-    assert not all(np.array_equal(x[0], y[0]) for x, y in zip(ia[:5], ra[:5]))
+
+    def first_shot_same(x, y, **kw):
+        rx, ry = frames_of(restore(x, tiny_weights, **kw)), frames_of(restore(y, tiny_weights, **kw))
+        return all(np.array_equal(u[0], v[0]) for u, v in zip(rx[:5], ry[:5]))
+
+    # The props mark the cut: the second shot never reaches the first.
+    assert first_shot_same(a, b)
+    # No props at all (what bestsource, lsmas and ffms2 give): the detector finds the cut by default...
+    bare_a, bare_b = (c.std.RemoveFrameProps(props=["_SceneChangePrev"]) for c in (a, b))
+    assert first_shot_same(bare_a, bare_b)
+    # ... and without it the later shot leaks into the earlier one.
+    assert not first_shot_same(bare_a, bare_b, scene_detect=False)
+    # Props win where frames have them, even when they say there is no cut.
+    assert not first_shot_same(a.std.SetFrameProps(_SceneChangePrev=0), b.std.SetFrameProps(_SceneChangePrev=0))
+    # scene_change=False restores straight through every cut.
+    assert not first_shot_same(a, b, scene_change=False)
 
 
 def test_lowercase_alias():
@@ -237,7 +239,23 @@ def test_lowercase_alias():
     (dict(context=-1), "'context' must be an integer in 0..64"),
     (dict(num_streams=0), "'num_streams' must be an integer in 1..16"),
     (dict(sc_threshold=2.0), "'sc_threshold' must be None or a number in (0, 1]"),
-    (dict(tile=[8, 8]), "'tile' must be [width, height], each >= 32"),
+    (dict(scene_detect=1), "'scene_detect' must be True or False"),
+    (dict(tile=[8, 8]), "'tile' must be [width, height], each an integer >= 32"),
+    (dict(tile_overlap="x"), "'tile_overlap' must be an integer in 0..64, got 'x'"),
+    (dict(tile_overlap=float("nan")), "'tile_overlap' must be an integer in 0..64, got nan"),
+    (dict(tile_overlap=-1), "'tile_overlap' must be an integer in 0..64, got -1"),
+    (dict(tile_overlap=10**9), "'tile_overlap' must be an integer in 0..64"),
+    (dict(tile_overlap=2.5), "'tile_overlap' must be an integer in 0..64, got 2.5"),
+    (dict(tile_overlap=True), "'tile_overlap' must be an integer in 0..64, got True"),
+    (dict(tile=64, tile_overlap=40), "'tile_overlap' must be 0..31 for tile [64, 64], got 40"),
+    (dict(window=True), "'window' must be an integer in 1..256, got True"),
+    (dict(context=True), "'context' must be an integer in 0..64, got True"),
+    (dict(deflicker=True), "'deflicker' must be an integer in 0..context (5), got True"),
+    (dict(weights=5), "'weights' must be None, a weights name or a file path, got 5"),
+    (dict(weights=b"rtn-compact"), "'weights' must be None, a weights name or a file path, got b'rtn-compact'"),
+    (dict(weights="rtn-color-compact"), "'weights' must be restoration weights (a network with 3 inputs and 3 outputs)"),
+    (dict(device="tpu"), "'device' must be 'cpu', 'cuda' or None (automatic), got 'tpu'"),
+    (dict(num_streams=True), "'num_streams' must be an integer in 1..16, got True"),
     (dict(tile="big"), "'tile' must be None, an int or [width, height]"),
     (dict(preset="extreme"), "unknown preset 'extreme' (available: heavy, light, medium"),
     (dict(preset="/nonexistent/p.yaml"), "preset file /nonexistent/p.yaml does not exist"),

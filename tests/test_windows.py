@@ -1,10 +1,10 @@
-"""Window planning: a pure function of (clip length, window, context, cuts)."""
+"""Window planning: a pure function of (clip length, window, context); cut flags of a window."""
 from __future__ import annotations
 
 import pytest
 
 from vsrtn.errors import ArgumentError
-from vsrtn.windows import plan_windows, reflect, segments
+from vsrtn.windows import cut_flags, plan_windows, reflect
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 10, 23])
@@ -32,24 +32,18 @@ def test_short_clips_mirror_without_leaving_the_clip():
     assert plan_windows(3, 4, 2)[0].frames == (2, 1, 0, 1, 2, 1, 0)
 
 
-def test_context_is_clipped_at_scene_cuts():
-    plan = plan_windows(10, 4, 2, cuts=[5])
-    assert [(w.start, w.stop) for w in plan] == [(0, 4), (4, 5), (5, 8), (8, 10)]
-    for w in plan:
-        shot = range(0, 5) if w.start < 5 else range(5, 10)
-        assert all(i in shot for i in w.frames), w
-    assert plan[1].frames == (2, 3, 4)  # no right context across the cut
-    assert plan[2].frames == (5, 6, 7, 8, 9)  # no left context across it
+def test_cut_flags_mark_the_positions_after_a_cut_mirrored_stretches_included():
+    starts = {5}
+    between = lambda a, b: max(a, b) in starts  # noqa: E731
+    assert cut_flags((2, 3, 4, 5, 6), between) == [False, False, False, True, False]
+    # A mirrored stretch runs backwards over the cut: 6 -> 5 -> 4 crosses it once, at 5 -> 4.
+    assert cut_flags((3, 4, 5, 6, 5, 4), between) == [False, False, True, False, False, True]
+    # A repeated frame (a one-frame clip mirrored) is never a cut.
+    assert cut_flags((0, 0, 0), lambda a, b: True) == [False, False, False]
 
 
-def test_plan_does_not_depend_on_cut_order_or_duplicates():
-    assert plan_windows(20, 4, 2, [12, 5, 5, 0, 20]) == plan_windows(20, 4, 2, [5, 12])
-
-
-def test_reflect_and_segments():
+def test_reflect():
     assert [reflect(i, 0, 4) for i in range(-4, 8)] == [2, 3, 2, 1, 0, 1, 2, 3, 2, 1, 0, 1]
-    assert segments(10, [3, 7]) == [(0, 3), (3, 7), (7, 10)]
-    assert segments(5, []) == [(0, 5)]
 
 
 @pytest.mark.parametrize("args,arg", [((0, 4, 2), "num_frames"), ((5, 0, 2), "window"), ((5, 4, -1), "context")])

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 
 from vsrtn.color import AB_SCALE, gray_to_lightness, rgb_luma, rgb_to_lab
-from vsrtn.engine import Engine, EngineSettings, Support
+from vsrtn.engine import Engine, EngineSettings, Support, finite
 from vsrtn.errors import ArgumentError
 from vsrtn.models.colorize import (CHAIN_HORIZON, COLOUR_CHANNELS, ChainState, ReferenceMatcher, ReferenceSet,
-                                   chain_step, colour_hints, is_colour_model, network_input, propagation_size,
+                                   chain_step, colour_hints, network_input, propagation_size,
                                    to_propagation_size)
 from vsrtn.models.rtn import RTN
 from vsrtn.windows import Window
@@ -217,12 +217,11 @@ class ColorEngine(Engine):
     """Runs a colourisation RTN window by window with the given references. `run_window` returns
     the core frames' ab planes (2, H, W) in Lab units."""
 
+    CHANNELS = COLOUR_CHANNELS
+    KIND = "colourisation"
+
     def __init__(self, model: RTN, device: torch.device | str, settings: EngineSettings | None,
                  references: Sequence[Reference]) -> None:
-        c = model.config
-        if not is_colour_model(c):
-            raise ArgumentError("ColorEngine", "weights", "colourisation weights ({} inputs, {} outputs)".format(
-                *COLOUR_CHANNELS), f"a model with {c.in_channels} inputs and {c.out_channels} outputs")
         if not references:
             raise ArgumentError("ColorEngine", "ref", "at least one colour reference")
         for name, stage in (("deflicker", "brightness steadying"), ("grain", "grain retention")):
@@ -251,13 +250,14 @@ class ColorEngine(Engine):
         all be frames of the window)."""
         if len(frames) != len(window.frames):
             raise ValueError(f"run_window: {len(window.frames)} frames expected, got {len(frames)}")
+        frames = [finite(f) for f in frames]
         lumas: dict[int, np.ndarray] = dict(zip(window.frames, frames))
         flags = list(cuts) if cuts is not None else [False] * len(frames)
         cut_pairs = {frozenset(window.frames[p - 1:p + 1]) for p in range(1, len(frames)) if flags[p]}
         cut_between: Callable[[int, int], bool] = lambda a, b: frozenset((a, b)) in cut_pairs  # noqa: E731
         plan = self.prepare(window) if support is None else support.plan
         if support is not None:
-            lumas.update(support.lumas)
+            lumas.update({i: finite(y) for i, y in support.lumas.items()})
             cut_between = lambda a, b, inside=cut_between: inside(a, b) or support.cut_between(a, b)  # noqa: E731
         missing = [i for i in plan.frames if i not in lumas]
         if missing:

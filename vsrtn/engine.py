@@ -17,7 +17,8 @@ from vsrtn.deflicker import neighbourhood, stabilise
 from vsrtn.errors import ArgumentError, DeviceError
 from vsrtn.grain import retain
 from vsrtn.models.rtn import RTN
-from vsrtn.windows import Window, WindowPlan, plan_windows
+from vsrtn.scenecut import Cuts, CutSettings, neighbours
+from vsrtn.windows import Window, WindowPlan, cut_flags, plan_windows
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -59,6 +60,14 @@ def blend_ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.nd
     return w
 
 
+def is_int(value: object) -> bool:
+    """An integer, and not a bool (True is an int to Python, never to a user)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+MAX_TILE_OVERLAP = 64
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """How the engine runs a model; all validated on construction."""
@@ -70,14 +79,15 @@ class EngineSettings:
     tile: tuple[int, int] | None = None  # (width, height); None = whole frames unless they would not fit
     tile_overlap: int = 32
     precision: str = "fp32"  # fp32 | fp16 | bf16 (the last two on CUDA only)
+    cuts: CutSettings = CutSettings()  # where a window's recurrence restarts
 
     def __post_init__(self) -> None:
         f = "Engine"
-        if not isinstance(self.window, int) or not 1 <= self.window <= 256:
+        if not is_int(self.window) or not 1 <= self.window <= 256:
             raise ArgumentError(f, "window", "an integer in 1..256", self.window)
-        if not isinstance(self.context, int) or not 0 <= self.context <= 64:
+        if not is_int(self.context) or not 0 <= self.context <= 64:
             raise ArgumentError(f, "context", "an integer in 0..64", self.context)
-        if not isinstance(self.deflicker, int) or not 0 <= self.deflicker <= self.context:
+        if not is_int(self.deflicker) or not 0 <= self.deflicker <= self.context:
             # The neighbours must be in the window for every core frame, or frames at window
             # edges would be steadied against fewer neighbours than the rest.
             raise ArgumentError(f, "deflicker", f"an integer in 0..context ({self.context})", self.deflicker)
@@ -85,13 +95,17 @@ class EngineSettings:
             raise ArgumentError(f, "grain", "a number in 0..1", self.grain)
         if self.precision not in DTYPES:
             raise ArgumentError(f, "precision", f"one of {sorted(DTYPES)}", self.precision)
+        if not is_int(self.tile_overlap) or not 0 <= self.tile_overlap <= MAX_TILE_OVERLAP:
+            raise ArgumentError(f, "tile_overlap", f"an integer in 0..{MAX_TILE_OVERLAP}", self.tile_overlap)
         if self.tile is not None:
-            tw, th = self.tile
-            if min(tw, th) < 32:
-                raise ArgumentError(f, "tile", "[width, height], each >= 32", self.tile)
-            if not 0 <= self.tile_overlap < min(tw, th) // 2:
-                raise ArgumentError(f, "tile_overlap", f"0..{min(tw, th) // 2 - 1} for tile {self.tile}",
+            if not (isinstance(self.tile, tuple) and len(self.tile) == 2 and all(is_int(v) for v in self.tile)
+                    and min(self.tile) >= 32):
+                raise ArgumentError(f, "tile", "[width, height], each an integer >= 32", self.tile)
+            if self.tile_overlap >= min(self.tile) // 2:
+                raise ArgumentError(f, "tile_overlap", f"0..{min(self.tile) // 2 - 1} for tile {list(self.tile)}",
                                     self.tile_overlap)
+        if not isinstance(self.cuts, CutSettings):
+            raise ArgumentError(f, "cuts", "a CutSettings", self.cuts)
 
 
 @dataclass(frozen=True)
@@ -110,8 +124,17 @@ class Engine:
     `run_clip` streams a whole clip with memory bounded by one window (plus the frames
     `prepare` asks for)."""
 
+    # (input, output) channels of the networks this engine runs: restoration, gray in and out.
+    CHANNELS = (3, 3)
+    KIND = "restoration"
+
     def __init__(self, model: RTN, device: torch.device | str = "cpu", settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
+        c = model.config
+        if (c.in_channels, c.out_channels) != self.CHANNELS:
+            raise ArgumentError(type(self).__name__, "weights", f"{self.KIND} weights (a network with "
+                                f"{self.CHANNELS[0]} inputs and {self.CHANNELS[1]} outputs)",
+                                f"a network with {c.in_channels} inputs and {c.out_channels} outputs")
         self.device = torch.device(device)
         if self.settings.precision != "fp32" and self.device.type != "cuda":
             raise ArgumentError("Engine", "precision", "'fp32' on the CPU (fp16/bf16 need CUDA)",
@@ -123,8 +146,8 @@ class Engine:
             torch.backends.cudnn.benchmark = False  # same algorithms every call: reproducible output
 
     # -------------------------------------------------------------- planning
-    def plan(self, num_frames: int, cuts: Sequence[int] = ()) -> WindowPlan:
-        return plan_windows(num_frames, self.settings.window, self.settings.context, cuts)
+    def plan(self, num_frames: int) -> WindowPlan:
+        return plan_windows(num_frames, self.settings.window, self.settings.context)
 
     def tiles_for(self, height: int, width: int) -> tuple[int, int] | None:
         """The (width, height) tile size to use, or None for whole frames.
@@ -140,9 +163,11 @@ class Engine:
             need = _estimate_bytes(self.model, frames, height, width, self.dtype)
             tile = None
             if need > budget:
-                scale = math.sqrt(budget / need)  # square-ish tiles whose estimate fits, >= 128 px
-                tile = (min(width, max(128, int(width * scale) // 16 * 16)),
-                        min(height, max(128, int(height * scale) // 16 * 16)))
+                # Square-ish tiles whose estimate fits, >= 128 px and more than twice the overlap.
+                scale = math.sqrt(budget / need)
+                least = max(128, 2 * self.settings.tile_overlap + 16)
+                tile = (min(width, max(least, int(width * scale) // 16 * 16)),
+                        min(height, max(least, int(height * scale) // 16 * 16)))
             self._tile_cache[key] = tile
         return self._tile_cache[key]
 
@@ -161,7 +186,8 @@ class Engine:
         `support` is unused: restoration needs nothing beyond the window."""
         if len(frames) != len(window.frames):
             raise ValueError(f"run_window: {len(window.frames)} frames expected, got {len(frames)}")
-        clip = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames]))  # T,H,W
+        frames = [finite(f) for f in frames]
+        clip = torch.from_numpy(np.stack(frames))  # T,H,W
         x = clip.mul(2).sub(1).unsqueeze(1).expand(-1, 3, -1, -1)
         out = list(np.clip((self.infer(x, window, cuts)[:, 0] + 1) / 2, 0, 1))
         if self.settings.deflicker:
@@ -215,37 +241,52 @@ class Engine:
                 weight[y0:y0 + th, x0:x0 + tw] += wt
         return acc / weight
 
-    def run_clip(self, frames: Iterable[np.ndarray], num_frames: int, cuts: Sequence[int] = (),
+    def run_clip(self, frames: Iterable[np.ndarray], num_frames: int, cuts: Cuts | None = None,
                  progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
         """Run a clip given as an iterator of frames in order; yields `run_window`'s results in order.
-        Holds only the frames the current and next windows need."""
-        plan = self.plan(num_frames, cuts)
+        `cuts`: where shots start; None: decided from the frames by the settings' detector, as
+        the plugin decides them for a clip without scene-change props. Holds only the frames
+        the current and next windows need (and their neighbours, which cut decisions read)."""
+        plan = self.plan(num_frames)
         source = iter(frames)
         buffer: dict[int, np.ndarray] = {}
-        read = 0
+        if cuts is None:
+            cuts = self.settings.cuts.cuts(buffer.__getitem__, num_frames)
         extra = lambda prepared: () if prepared is None else tuple(prepared.frames)  # noqa: E731
-        starts = set(cuts)
-        cut_between = lambda a, b: max(a, b) in starts  # noqa: E731  (a and b are adjacent)
+        needs = lambda win, prepared: neighbours((*win.frames, *extra(prepared)), num_frames)  # noqa: E731
+        read = 0
         prepared = self.prepare(plan[0])
         for k, win in enumerate(plan):
-            while read <= max((*win.frames, *extra(prepared))):
+            while read <= max(needs(win, prepared)):
                 try:
                     buffer[read] = next(source)
                 except StopIteration:
                     raise ValueError(f"run_clip: the clip ended after {read} frames, {num_frames} were announced")
                 read += 1
             support = (None if prepared is None else
-                       Support(prepared, {i: buffer[i] for i in extra(prepared)}, cut_between))
-            outputs = self.run_window([buffer[i] for i in win.frames], win, support=support)
+                       Support(prepared, {i: buffer[i] for i in extra(prepared)}, cuts.between))
+            outputs = self.run_window([buffer[i] for i in win.frames], win, cut_flags(win.frames, cuts.between),
+                                      support)
             # The next window is prepared before frames are dropped, so it keeps what it asks for.
             prepared = self.prepare(plan[k + 1]) if k + 1 < len(plan) else None
-            keep_from = min((*plan[k + 1].frames, *extra(prepared))) if k + 1 < len(plan) else read
+            keep_from = min(needs(plan[k + 1], prepared)) if k + 1 < len(plan) else read
             for i in [i for i in buffer if i < keep_from]:
                 del buffer[i]
+            if hasattr(cuts, "forget_before"):
+                cuts.forget_before(keep_from)
             for out in outputs:
                 yield out
             if progress is not None:
                 progress(win.stop)
+
+
+def finite(frame: np.ndarray) -> np.ndarray:
+    """A luma frame as float32 the network can take: NaN as black, infinities and runaway
+    values held within [-0.5, 1.5], so one broken pixel cannot spread through a window."""
+    f = np.asarray(frame, np.float32)
+    if np.isfinite(f).all() and f.min(initial=0.0) >= -0.5 and f.max(initial=0.0) <= 1.5:
+        return f
+    return np.nan_to_num(np.clip(f, -0.5, 1.5), nan=0.0)
 
 
 def _memory_budget(device: torch.device) -> float:

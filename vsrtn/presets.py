@@ -15,6 +15,7 @@ from vsrtn.errors import PresetError
 
 if TYPE_CHECKING:
     from vsrtn.engine import EngineSettings
+    from vsrtn.scenecut import CutSettings
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 
@@ -23,7 +24,7 @@ _ENGINE_SCHEMA: dict[str, tuple[Any, Any, str]] = {
     "weights": (str, lambda v: bool(v), "a weights name or file path"),
     "window": (int, lambda v: 1 <= v <= 256, "an integer in 1..256"),
     "context": (int, lambda v: 0 <= v <= 64, "an integer in 0..64"),
-    "tile_overlap": (int, lambda v: 0 <= v <= 512, "an integer in 0..512"),
+    "tile_overlap": (int, lambda v: 0 <= v <= 64, "an integer in 0..64"),
 }
 # Keys only the `restore:` section takes.
 _RESTORE_SCHEMA: dict[str, tuple[Any, Any, str]] = {
@@ -106,16 +107,16 @@ def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
 
 def engine_settings(restore: dict[str, Any], *, window: int | None = None, context: int | None = None,
                     deflicker: int | None = None, grain: float | None = None,
-                    tile: tuple[int, int] | None = None,
-                    tile_overlap: int | None = None, precision: str = "fp32") -> "EngineSettings":
+                    tile: tuple[int, int] | None = None, tile_overlap: int | None = None,
+                    precision: str = "fp32", cuts: "CutSettings | None" = None) -> "EngineSettings":
     """Engine settings from a preset's `restore:` (or `colorize:`) section; explicit values take
     precedence. The preset's deflicker radius is capped at the context actually used (an explicit
     smaller `context` narrows it); an explicit `deflicker` above the context is an error."""
-    from vsrtn.engine import EngineSettings
+    from vsrtn.engine import EngineSettings, is_int
 
     defaults = EngineSettings()
     context = restore.get("context", defaults.context) if context is None else context
-    if deflicker is None and isinstance(context, int):
+    if deflicker is None and is_int(context):
         deflicker = min(restore.get("deflicker", defaults.deflicker), max(context, 0))
     return EngineSettings(
         window=restore.get("window", defaults.window) if window is None else window,
@@ -124,4 +125,4 @@ def engine_settings(restore: dict[str, Any], *, window: int | None = None, conte
         grain=restore.get("grain", defaults.grain) if grain is None else grain,
         tile=tile,
         tile_overlap=restore.get("tile_overlap", defaults.tile_overlap) if tile_overlap is None else tile_overlap,
-        precision=precision)
+        precision=precision, cuts=defaults.cuts if cuts is None else cuts)

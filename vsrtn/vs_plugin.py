@@ -6,8 +6,9 @@ VapourSynth's own request machinery, source frame n and every source frame of th
 for it and read the result from a small lock-protected cache. A fresh ModifyFrame per output
 frame (inside FrameEval) lets several windows be in flight; `num_streams` bounds how many
 inferences run at once (one CUDA stream each on a GPU). Scene cuts inside a window come from the
-window's own frame props (or an in-house luma-difference detector), so every output frame is a
-pure function of the clip: request order, seeking and thread count cannot change it.
+frame props of the window's frames where they have them, else from the in-house detector
+(`vsrtn.scenecut`, which also reads one frame either side of the window), so every output frame
+is a pure function of the clip: request order, seeking and thread count cannot change it.
 """
 from __future__ import annotations
 
@@ -21,11 +22,13 @@ import numpy as np
 import vapoursynth as vs
 
 from vsrtn import __version__
+from vsrtn.builder import DeviceOptions, build_engine
 from vsrtn.color import (DEFAULT_MATRIX, ab_to_chroma, chroma_to_unit, colour_matrix, luma_ab_to_rgb, luma_coefficients,
                          luma_to_unit, unit_to_chroma, unit_to_luma, ycbcr_to_rgb)
-from vsrtn.engine import Support
+from vsrtn.engine import Support, finite
 from vsrtn.errors import ArgumentError, VsrtnError
-from vsrtn.windows import Window, is_scene_cut
+from vsrtn.scenecut import neighbours
+from vsrtn.windows import Window, cut_flags
 
 
 class WindowCache:
@@ -111,24 +114,22 @@ def _write_luma(src: vs.VideoFrame, fmt: vs.VideoFormat, y: np.ndarray) -> vs.Vi
     return out
 
 
-def _is_cut(earlier: tuple[vs.VideoFrame, np.ndarray], later: tuple[vs.VideoFrame, np.ndarray],
-            use_props: bool, threshold: float | None) -> bool:
-    """Do two consecutive source frames, each (frame, luma), lie in different shots? From the
-    scene-change props and/or the in-house luma detector."""
-    cut = use_props and (bool(later[0].props.get("_SceneChangePrev", 0)) or
-                         bool(earlier[0].props.get("_SceneChangeNext", 0)))
-    return cut or (threshold is not None and is_scene_cut(earlier[1], later[1], threshold))
+def _props_say_cut(earlier: vs.VideoFrame, later: vs.VideoFrame) -> bool | None:
+    """What two neighbouring frames' scene-change props say of the pair: None where neither has one."""
+    prev, nxt = later.props.get("_SceneChangePrev"), earlier.props.get("_SceneChangeNext")
+    if prev is None and nxt is None:
+        return None
+    return bool(prev) or bool(nxt)
 
 
-def _cut_flags(frames: Sequence[vs.VideoFrame], indices: Sequence[int], lumas: Sequence[np.ndarray],
-               use_props: bool, threshold: float | None) -> list[bool]:
-    """cuts[p]: positions p-1 and p of a window lie in different shots."""
-    flags = [False]
-    for p in range(1, len(indices)):
-        a, b = indices[p - 1], indices[p]
-        lo, hi = (p - 1, p) if a < b else (p, p - 1)  # mirrored stretches run backwards
-        flags.append(a != b and _is_cut((frames[lo], lumas[lo]), (frames[hi], lumas[hi]), use_props, threshold))
-    return flags
+INTERLACED_HELP = ("deinterlace it first (e.g. QTGMC from havsfunc, or core.bwdif.Bwdif), or, if the "
+                   "film is progressive and only flagged otherwise, clip = core.std.SetFieldBased(clip, 0)")
+
+
+def _check_progressive(frame: vs.VideoFrame, n: int, func: str) -> None:
+    if int(frame.props.get("_FieldBased", 0)) != 0:
+        raise vs.Error(f"{func}: frame {n} of 'clip' is interlaced (_FieldBased="
+                       f"{int(frame.props['_FieldBased'])}); vsrtn restores progressive frames: {INTERLACED_HELP}")
 
 
 def _check_clip(clip: Any, func: str) -> vs.VideoFormat:
@@ -145,6 +146,7 @@ def _check_clip(clip: Any, func: str) -> vs.VideoFormat:
         raise vs.Error(f"{func}: 'clip' must be 8-16 bit integer or 16/32 bit float, got {fmt.name}")
     if clip.num_frames < 1:
         raise vs.Error(f"{func}: 'clip' must have at least 1 frame")
+    _check_progressive(clip.get_frame(0), 0, func)  # decoded once, now, so a wrong source fails early
     return fmt
 
 
@@ -159,61 +161,17 @@ def _vs_errors(func: str):
                 got = f", got {exc.got!r}" if exc.got is not None else ""
                 raise vs.Error(f"{func}: '{exc.arg}' must be {exc.expected}{got}") from None
             except VsrtnError as exc:
-                raise vs.Error(f"{func}: {exc}") from None
+                text = str(exc)
+                raise vs.Error(text if text.startswith(f"{func}: ") else f"{func}: {text}") from None
         return inner
     return wrap
-
-
-def _parse_tile(tile: Any, func: str) -> tuple[int, int] | None:
-    if tile is None:
-        return None
-    if isinstance(tile, int) and not isinstance(tile, bool):
-        tile = [tile, tile]
-    if not (isinstance(tile, (list, tuple)) and len(tile) == 2 and all(isinstance(v, int) for v in tile)):
-        raise ArgumentError(func, "tile", "None, an int or [width, height]", tile)
-    return int(tile[0]), int(tile[1])
-
-
-def _load_engine_parts(func: str, section: str, preset: Any, weights: str | None, device: str | None,
-                       device_index: int, fp16: bool | None, window: int | None, context: int | None, tile: Any,
-                       tile_overlap: int | None, num_streams: int, scene_change: bool, sc_threshold: Any,
-                       deflicker: int | None = None, grain: float | None = None) -> tuple:
-    """Validate the options Restore and Colorize share -> (model, torch device, EngineSettings, weights name).
-    `section`: the preset section ("restore" or "colorize") that gives the defaults."""
-    from vsrtn.engine import resolve_device
-    from vsrtn.presets import engine_settings, load_preset
-    from vsrtn.weights import load_model
-
-    for name, value, lo, hi in (("device_index", device_index, 0, 64), ("num_streams", num_streams, 1, 16)):
-        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-            raise ArgumentError(func, name, f"an integer in {lo}..{hi}", value)
-    if not isinstance(scene_change, bool):
-        raise ArgumentError(func, "scene_change", "True or False", scene_change)
-    if fp16 is not None and not isinstance(fp16, bool):
-        raise ArgumentError(func, "fp16", "None, True or False", fp16)
-    if sc_threshold is not None and (isinstance(sc_threshold, bool) or not isinstance(sc_threshold, (int, float))
-                                     or not 0 < sc_threshold <= 1):
-        raise ArgumentError(func, "sc_threshold", "None or a number in (0, 1]", sc_threshold)
-    if not isinstance(preset, str) and not hasattr(preset, "__fspath__"):
-        raise ArgumentError(func, "preset", "a preset name or a path to a YAML file", preset)
-    from_preset = load_preset(preset).get(section, {})
-    torch_device = resolve_device(device, device_index, func)
-    if fp16 and torch_device.type != "cuda":
-        raise ArgumentError(func, "fp16", "False or None on the CPU (half precision needs CUDA)", fp16)
-    settings = engine_settings(from_preset, window=window, context=context, deflicker=deflicker, grain=grain,
-                               tile=_parse_tile(tile, func),
-                               tile_overlap=tile_overlap, precision="fp16" if fp16 else "fp32")
-    weights_name = weights if weights is not None else from_preset.get("weights")
-    if not weights_name:
-        raise ArgumentError(func, "weights", f"a weights name or file (the preset's '{section}:' names none)", weights)
-    return load_model(weights_name, device=torch_device), torch_device, settings, weights_name
 
 
 @_vs_errors("vsrtn.Restore")
 def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None = None, device: str | None = None,
             device_index: int = 0, fp16: bool | None = None, window: int | None = None, context: int | None = None,
             tile: int | Sequence[int] | None = None, tile_overlap: int | None = None, num_streams: int = 1,
-            scene_change: bool = True, sc_threshold: float | None = None,
+            scene_change: bool = True, scene_detect: bool = True, sc_threshold: float | None = None,
             deflicker: int | None = None, grain: float | None = None) -> vs.VideoNode:
     """Restore old film: remove scratches, dust, dirt, noise, blur and flicker from `clip`.
 
@@ -233,24 +191,26 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
     tile_overlap: pixels shared by neighbouring tiles (default 32).
     num_streams: model calls allowed at once (1..16); on CUDA each gets its own stream. Keep
         core.num_threads >= (window + 2*context) * num_streams to keep them all busy.
-    scene_change: honour `_SceneChangePrev`/`_SceneChangeNext` props: nothing propagates across a cut.
-    sc_threshold: also detect cuts in-house where the mean absolute luma difference of two
-        neighbouring frames exceeds this value (0 < sc_threshold <= 1, e.g. 0.12). None: off.
+    scene_change: keep shots apart: nothing propagates across a cut. Cuts come from the
+        `_SceneChangePrev`/`_SceneChangeNext` props where frames have them, else from the in-house
+        detector. False: restore straight through every cut.
+    scene_detect: run the in-house detector on frames without scene-change props (default True).
+    sc_threshold: the detector's cut score threshold, 0 < sc_threshold <= 1 (None: 0.35); lower
+        finds more cuts.
     deflicker: source frames each side (0..context) whose motion-compensated median steadies
         each restored frame's brightness; 0: off. Default: the preset's, at most `context`.
     grain: share (0..1) of the source's fine grain put back, damage left out; 0 (default):
         remove grain with the damage. Default: the preset's.
     """
-    from vsrtn.engine import Engine
-
     func = "vsrtn.Restore"
     fmt = _check_clip(clip, func)
-    model, device_, settings, weights_name = _load_engine_parts(
-        func, "restore", preset, weights, device, device_index, fp16, window, context, tile, tile_overlap,
-        num_streams, scene_change, sc_threshold, deflicker, grain)
-    engine = Engine(model, device_, settings)
-    props = {"vsrtn_version": __version__, "vsrtn_weights": str(weights_name),
-             "vsrtn_preset": str(preset), "vsrtn_window": settings.window, "vsrtn_context": settings.context,
+    built = build_engine(func, "restore", preset=preset, weights=weights,
+                         device=DeviceOptions(device, device_index, fp16, num_streams), window=window, context=context,
+                         tile=tile, tile_overlap=tile_overlap, deflicker=deflicker, grain=grain,
+                         scene_change=scene_change, scene_detect=scene_detect, sc_threshold=sc_threshold)
+    settings = built.engine.settings
+    props = {"vsrtn_version": __version__, "vsrtn_weights": built.weights,
+             "vsrtn_preset": built.preset, "vsrtn_window": settings.window, "vsrtn_context": settings.context,
              "vsrtn_deflicker": settings.deflicker, "vsrtn_grain": float(settings.grain)}
 
     def write(template: vs.VideoFrame, src: vs.VideoFrame, y: np.ndarray, win: Window) -> vs.VideoFrame:
@@ -258,57 +218,65 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
         out.props.update({**props, "vsrtn_window_start": win.start})
         return out
 
-    return _windowed(clip, clip, engine, write, num_streams, scene_change, sc_threshold)
+    return _windowed(clip, clip, built.engine, write, num_streams, func)
 
 
 def _windowed(clip: vs.VideoNode, template: vs.VideoNode, engine: Any,
               write: Callable[[vs.VideoFrame, vs.VideoFrame, np.ndarray, Window], vs.VideoFrame],
-              num_streams: int, scene_change: bool, sc_threshold: float | None) -> vs.VideoNode:
+              num_streams: int, func: str) -> vs.VideoNode:
     """A clip like `template` whose frame n is `write(template[n], clip[n], result, window)`, where
     `result` is the engine's `run_window` output for n, from the luma and cut flags of the
     window's source frames. Each window runs once; at most `num_streams` at a time (a CUDA
     stream each)."""
     fmt = clip.format
-    threshold = None if sc_threshold is None else float(sc_threshold)
-    plan = engine.plan(clip.num_frames)
+    num_frames = clip.num_frames
+    plan = engine.plan(num_frames)
     cache = WindowCache(capacity=2 * num_streams + 2)
     slots = threading.BoundedSemaphore(num_streams)
     streams = _stream_pool(engine.device, num_streams)
 
-    def run(win: Window, frames: Sequence[vs.VideoFrame], prepared: Any,
-            extra: Sequence[vs.VideoFrame]) -> list[np.ndarray]:
-        lumas = [_luma(f, fmt) for f in frames]
-        cuts = _cut_flags(frames, win.frames, lumas, scene_change, threshold)
+    def run(win: Window, delivered: dict[int, vs.VideoFrame], prepared: Any) -> list[np.ndarray]:
+        for i, frame in delivered.items():
+            _check_progressive(frame, i, func)
+        lumas: dict[int, np.ndarray] = {}
+
+        def luma(i: int) -> np.ndarray:
+            if i not in lumas:
+                lumas[i] = _luma(delivered[i], fmt)
+            return lumas[i]
+
+        cuts = engine.settings.cuts.cuts(luma, num_frames,
+                                         lambda b: _props_say_cut(delivered[b - 1], delivered[b]))
         support = None
         if prepared is not None:
-            known = dict(zip(prepared.frames, zip(extra, (_luma(f, fmt) for f in extra))))
-            known.update(zip(win.frames, zip(frames, lumas)))
-            support = Support(prepared, {i: y for i, (_, y) in known.items()},
-                              lambda a, b: _is_cut(known[min(a, b)], known[max(a, b)], scene_change, threshold))
+            support = Support(prepared, {i: luma(i) for i in prepared.frames}, cuts.between)
+        frames = [luma(i) for i in win.frames]
+        flags = cut_flags(win.frames, cuts.between)
         with slots:
             stream = streams.pop()
             try:
                 with _stream_context(stream):
-                    return engine.run_window(lumas, win, cuts, support)
+                    return engine.run_window(frames, win, flags, support)
             finally:
                 streams.append(stream)
 
-    def deliver(n: int, f: list[vs.VideoFrame], k: int, prepared: Any) -> vs.VideoFrame:
+    def deliver(n: int, f: list[vs.VideoFrame], k: int, prepared: Any, needed: Sequence[int]) -> vs.VideoFrame:
         win = plan[k]
-        size = len(win.frames)
-        result = cache.get(k, lambda: run(win, f[2:2 + size], prepared, f[2 + size:]))
+        result = cache.get(k, lambda: run(win, dict(zip(needed, f[2:])), prepared))
         return write(f[0], f[1], result[n - win.start], win)
 
     def select(n: int) -> vs.VideoNode:
         k = plan.index_of(n)
-        # What the window needs beyond its frames (keyframe chains), decided now and handed on.
+        # What the window needs beyond its frames (keyframe chains), decided now and handed on,
+        # and one frame either side of everything, which cut decisions read.
         prepared = engine.prepare(plan[k])
         extra = () if prepared is None else prepared.frames
+        needed = neighbours((*plan[k].frames, *extra), num_frames)
         # Frame n of `clip[i] * (n + 1)` is source frame i: VapourSynth fetches every frame the
         # window needs and hands it to the callback.
-        sources = [clip[i] * (n + 1) for i in (*plan[k].frames, *extra)]
+        sources = [clip[i] * (n + 1) for i in needed]
         return template.std.ModifyFrame(clips=[template, clip, *sources],
-                                        selector=functools.partial(deliver, k=k, prepared=prepared))
+                                        selector=functools.partial(deliver, k=k, prepared=prepared, needed=needed))
 
     return template.std.FrameEval(select)
 
@@ -341,9 +309,11 @@ def _references(ref: Any, ref_frames: Any, clip: vs.VideoNode, func: str) -> lis
 
     if isinstance(ref, vs.VideoNode):
         rfmt = ref.format
-        if rfmt is None or rfmt.color_family not in (vs.RGB, vs.YUV):
-            raise ArgumentError(func, "ref", "a colour (RGB or YUV) clip or image file(s)",
-                                "a GRAY clip" if rfmt is not None else "a clip of variable format")
+        if rfmt is None or rfmt.color_family == vs.UNDEFINED or ref.width == 0 or ref.height == 0:
+            raise ArgumentError(func, "ref", "a colour (RGB or YUV) clip of constant format and size, or image file(s)",
+                                "a clip of variable format or size")
+        if rfmt.color_family not in (vs.RGB, vs.YUV):
+            raise ArgumentError(func, "ref", "a colour (RGB or YUV) clip or image file(s)", f"a {rfmt.name} clip")
         if not 1 <= ref.num_frames <= MAX_REFERENCES:
             raise ArgumentError(func, "ref", f"a clip of 1..{MAX_REFERENCES} keyframes", f"{ref.num_frames} frames")
         images = [_frame_rgb(ref.get_frame(i), rfmt) for i in range(ref.num_frames)]
@@ -375,7 +345,7 @@ def Colorize(clip: vs.VideoNode, ref: Any, *, ref_frames: int | Sequence[int] | 
              weights: str | None = None, device: str | None = None, device_index: int = 0, fp16: bool | None = None,
              window: int | None = None, context: int | None = None, tile: int | Sequence[int] | None = None,
              tile_overlap: int | None = None, num_streams: int = 1, scene_change: bool = True,
-             sc_threshold: float | None = None, output: str | None = None) -> vs.VideoNode:
+             scene_detect: bool = True, sc_threshold: float | None = None, output: str | None = None) -> vs.VideoNode:
     """Colour a black-and-white clip from one or more colour keyframes.
 
     Returns YUV (same depth and sample type; GRAY and RGB input become 4:4:4) with the source
@@ -390,10 +360,9 @@ def Colorize(clip: vs.VideoNode, ref: Any, *, ref_frames: int | Sequence[int] | 
     preset: a preset name or YAML file; its `colorize:` section gives the defaults (None: "medium").
     output: "yuv" (default for GRAY/YUV input) or "rgb" (default for RGB input).
     Other options as for Restore: colour is propagated in both directions inside windows and
-    reset at scene cuts (scene_change / sc_threshold), so one shot's colours never reach another.
+    reset at scene cuts (scene_change / scene_detect / sc_threshold), so one shot's colours never
+    reach another.
     """
-    from vsrtn.colorize import ColorEngine
-
     func = "vsrtn.Colorize"
     fmt = _check_clip(clip, func)
     if output is None:
@@ -402,10 +371,11 @@ def Colorize(clip: vs.VideoNode, ref: Any, *, ref_frames: int | Sequence[int] | 
         raise ArgumentError(func, "output", "'yuv', 'rgb' or None", output)
     preset = "medium" if preset is None else preset
     references = _references(ref, ref_frames, clip, func)
-    model, device_, settings, weights_name = _load_engine_parts(
-        func, "colorize", preset, weights, device, device_index, fp16, window, context, tile, tile_overlap,
-        num_streams, scene_change, sc_threshold)
-    engine = ColorEngine(model, device_, settings, references)
+    built = build_engine(func, "colorize", preset=preset, weights=weights,
+                         device=DeviceOptions(device, device_index, fp16, num_streams), window=window, context=context,
+                         tile=tile, tile_overlap=tile_overlap, scene_change=scene_change, scene_detect=scene_detect,
+                         sc_threshold=sc_threshold, references=references)
+    settings = built.engine.settings
     if output == "rgb":
         out_fmt = vs.core.query_video_format(vs.RGB, fmt.sample_type, fmt.bits_per_sample, 0, 0)
     elif fmt.color_family == vs.YUV:
@@ -413,7 +383,7 @@ def Colorize(clip: vs.VideoNode, ref: Any, *, ref_frames: int | Sequence[int] | 
     else:
         out_fmt = vs.core.query_video_format(vs.YUV, fmt.sample_type, fmt.bits_per_sample, 0, 0)
     template = clip.std.BlankClip(format=out_fmt.id, keep=True)
-    props = {"vsrtn_version": __version__, "vsrtn_weights": str(weights_name), "vsrtn_preset": str(preset),
+    props = {"vsrtn_version": __version__, "vsrtn_weights": built.weights, "vsrtn_preset": built.preset,
              "vsrtn_window": settings.window, "vsrtn_context": settings.context, "vsrtn_references": len(references)}
 
     def write(template_frame: vs.VideoFrame, src: vs.VideoFrame, ab: np.ndarray, win: Window) -> vs.VideoFrame:
@@ -424,7 +394,7 @@ def Colorize(clip: vs.VideoNode, ref: Any, *, ref_frames: int | Sequence[int] | 
         out.props.update({**props, "vsrtn_window_start": win.start})
         return out
 
-    return _windowed(clip, template, engine, write, num_streams, scene_change, sc_threshold)
+    return _windowed(clip, template, built.engine, write, num_streams, func)
 
 
 colorize = Colorize
@@ -475,10 +445,12 @@ def Degrade(clip: vs.VideoNode, preset: str = "medium", seed: int = 0, *, mask: 
 
     func = "vsrtn.Degrade"
     fmt = _check_clip(clip, func)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ArgumentError(func, "seed", "an integer >= 0", seed)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ArgumentError(func, "seed", "an integer in 0..2**63-1", seed)
     if not isinstance(mask, bool):
         raise ArgumentError(func, "mask", "True or False", mask)
+    if not isinstance(preset, str) and not hasattr(preset, "__fspath__"):
+        raise ArgumentError(func, "preset", "a preset name or a path to a YAML file", preset)
     spec = load_preset(preset).get("degradation")
     if not spec:
         raise ArgumentError(func, "preset", "a preset with a 'degradation:' section", str(preset))
@@ -487,7 +459,7 @@ def Degrade(clip: vs.VideoNode, preset: str = "medium", seed: int = 0, *, mask: 
 
     def degrade(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
         frame = f[1] if mask else f
-        out, damage = degrader.frame(_luma(frame, fmt), n)
+        out, damage = degrader.frame(finite(_luma(frame, fmt)), n)
         if mask:
             result = f[0].copy()
             np.copyto(np.asarray(result[0]), damage)

@@ -2,19 +2,17 @@
 
 Windows lie on a fixed grid of the clip, so the result for frame n is a pure function of the
 clip and the settings, whatever order frames are requested in. Each window restores its core
-frames [start, stop) from `context` extra frames on each side: mirrored at the ends of the clip,
-cut off at scene cuts (nothing crosses a cut).
+frames [start, stop) from `context` extra frames on each side, mirrored at the ends of the clip.
+Scene cuts do not move windows: a window's cut flags (`cut_flags`, from `vsrtn.scenecut`) tell
+the network where to restart, so nothing crosses a cut.
 """
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Callable, Sequence
 
 from vsrtn.errors import ArgumentError
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -41,18 +39,11 @@ def reflect(i: int, lo: int, hi: int) -> int:
     return lo + (j if j < n else period - j)
 
 
-def segments(num_frames: int, cuts: Iterable[int]) -> list[tuple[int, int]]:
-    """Shots [s, e) of a clip, given the frames that start a new shot."""
-    bounds = sorted({c for c in cuts if 0 < c < num_frames})
-    edges = [0, *bounds, num_frames]
-    return [(edges[k], edges[k + 1]) for k in range(len(edges) - 1)]
-
-
-def is_scene_cut(prev: "np.ndarray", cur: "np.ndarray", threshold: float) -> bool:
-    """The in-house cut detector: the mean absolute luma difference of two frames exceeds `threshold`."""
-    import numpy as np
-
-    return float(np.mean(np.abs(np.asarray(cur, np.float32) - np.asarray(prev, np.float32)))) > threshold
+def cut_flags(frames: Sequence[int], between: Callable[[int, int], bool]) -> list[bool]:
+    """A window's cut flags: flags[p] is True where positions p-1 and p of `frames` (source frame
+    indices, mirrored stretches included) lie in different shots, as `between(a, b)` says of
+    neighbouring frames a and b."""
+    return [False] + [a != b and between(a, b) for a, b in zip(frames, frames[1:])]
 
 
 def validate(num_frames: int, window: int, context: int, func: str = "plan_windows") -> None:
@@ -90,18 +81,14 @@ class WindowPlan:
         return k
 
 
-def plan_windows(num_frames: int, window: int, context: int, cuts: Sequence[int] = ()) -> WindowPlan:
+def plan_windows(num_frames: int, window: int, context: int) -> WindowPlan:
     """Plan a clip of `num_frames`: cores of `window` frames on a fixed grid, `context` frames
-    each side, `cuts` the frames that start a new shot."""
+    each side (mirrored at the clip's ends)."""
     validate(num_frames, window, context)
     plan = []
-    for s, e in segments(num_frames, cuts):
-        # Grid blocks [k*window, (k+1)*window) of the whole clip, intersected with this shot.
-        a = s
-        while a < e:
-            b = min(e, (a // window + 1) * window)
-            left = [i if i >= s else reflect(i, s, e) for i in range(a - context, a) if i >= s or s == 0]
-            right = [i if i < e else reflect(i, s, e) for i in range(b, b + context) if i < e or e == num_frames]
-            plan.append(Window(a, b, (*left, *range(a, b), *right), len(left)))
-            a = b
+    for a in range(0, num_frames, window):
+        b = min(num_frames, a + window)
+        left = [reflect(i, 0, num_frames) for i in range(a - context, a)]
+        right = [reflect(i, 0, num_frames) for i in range(b, b + context)]
+        plan.append(Window(a, b, (*left, *range(a, b), *right), len(left)))
     return WindowPlan(tuple(plan))
