@@ -43,43 +43,32 @@ def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration",
         g.add_argument("--grain", type=float, default=None,
                        help="share (0..1) of the source's fine grain kept, damage left out (default: the preset's, 0)")
     g.add_argument("--tile", type=int, nargs=2, metavar=("W", "H"), default=None)
+    g.add_argument("--sc-threshold", type=float, default=None,
+                   help="scene-cut detector threshold, 0 < T <= 1 (default 0.35; lower finds more cuts)")
+    g.add_argument("--no-scene-detect", action="store_true",
+                   help="do not detect scene cuts (restore straight through them)")
 
 
-def _encoder(args):
+def _encoder(args, func: str):
+    """The output options, validated before any work."""
     from vsrtn.io import EncoderSettings
 
-    return EncoderSettings(encoder=args.encoder, quality=args.quality, preset=args.encoder_preset, pix_fmt=args.pix_fmt)
+    settings = EncoderSettings(encoder=args.encoder, quality=args.quality, preset=args.encoder_preset,
+                               pix_fmt=args.pix_fmt)
+    settings.validate(func)
+    return settings
 
 
-def _parse_device(text: str | None) -> tuple[str | None, int]:
-    if text is None:
-        return None, 0
-    name, _, index = text.partition(":")
-    return name, int(index) if index else 0
+def _build(args, section: str, func: str, references=None):
+    """The engine the options ask for (the plugin's builder, so the two cannot drift apart)."""
+    from vsrtn.builder import DeviceOptions, build_engine
 
-
-def _engine_parts(args, section: str, func: str):
-    """(model, device, settings) from the command's options over the preset's `section:`."""
-    from vsrtn.engine import resolve_device
-    from vsrtn.presets import engine_settings, load_preset
-    from vsrtn.weights import load_model
-
-    preset = load_preset(args.preset).get(section, {})
-    device, index = _parse_device(args.device)
-    dev = resolve_device(device, index, func)
-    settings = engine_settings(preset, window=args.window, context=args.context,
-                               deflicker=getattr(args, "deflicker", None), grain=getattr(args, "grain", None),
-                               tile=tuple(args.tile) if args.tile else None, precision="fp16" if args.fp16 else "fp32")
-    weights = args.weights or preset.get("weights")
-    if not weights:
-        raise VsrtnError(f"{func}: give --weights (the preset's '{section}:' section names none)")
-    return load_model(weights, device=dev), dev, settings
-
-
-def _make_engine(args):
-    from vsrtn.engine import Engine
-
-    return Engine(*_engine_parts(args, "restore", "vsrtn restore"))
+    return build_engine(func, section, preset=args.preset, weights=args.weights,
+                        device=DeviceOptions.parse(args.device, args.fp16, func), window=args.window,
+                        context=args.context, tile=list(args.tile) if args.tile else None,
+                        deflicker=getattr(args, "deflicker", None), grain=getattr(args, "grain", None),
+                        scene_detect=not args.no_scene_detect, sc_threshold=args.sc_threshold,
+                        references=references).engine
 
 
 def parse_reference(text: str) -> tuple[str, int | None]:
@@ -98,8 +87,9 @@ class _Progress:
         if not quiet:
             from tqdm import tqdm
 
+            # Frames arrive a window at a time: rate and ETA are averaged since the start.
             self.bar = tqdm(desc=label, unit="frame", file=sys.stderr, position=position, leave=True,
-                            dynamic_ncols=True)
+                            dynamic_ncols=True, smoothing=0)
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is not None:
@@ -111,14 +101,18 @@ class _Progress:
             self.bar.close()
 
 
-def _run_one(src: Path, dst: Path, transform, args, position: int = 0, colour: bool = False):
+def _warn(text: str) -> None:
+    print(f"vsrtn: warning: {text}", file=sys.stderr)
+
+
+def _run_one(src: Path, dst: Path, transform, args, encoder, position: int = 0, colour: bool = False):
     from vsrtn.pipeline import check_paths, transcode
 
     check_paths(src, dst, args.overwrite)
     progress = _Progress(args.quiet, src.name, position)
     try:
-        return transcode(src, dst, transform, _encoder(args), overwrite=args.overwrite, progress=progress,
-                         colour=colour)
+        return transcode(src, dst, transform, encoder, overwrite=args.overwrite, progress=progress,
+                         colour=colour, warn=_warn)
     finally:
         progress.close()
 
@@ -143,19 +137,25 @@ def _cmd_convert(args) -> int:
 
 
 def _cmd_restore(args) -> int:
-    from vsrtn.pipeline import engine_transform
+    from vsrtn.pipeline import check_paths, engine_transform
 
-    res = _run_one(Path(args.input), Path(args.output), engine_transform(_make_engine(args)), args)
+    func = "vsrtn restore"
+    encoder = _encoder(args, func)
+    check_paths(Path(args.input), Path(args.output), args.overwrite)
+    engine = _build(args, "restore", func)
+    res = _run_one(Path(args.input), Path(args.output), engine_transform(engine), args, encoder)
     print(f"{res.output}: {res.frames} frames in {res.seconds:.1f} s", file=sys.stderr)
     return 0
 
 
 def _cmd_colorize(args) -> int:
-    from vsrtn.colorize import ColorEngine, Reference, fit_reference
+    from vsrtn.colorize import Reference, fit_reference
     from vsrtn.io import VideoSource, read_image
     from vsrtn.pipeline import check_paths, engine_transform
 
+    func = "vsrtn colorize"
     src, dst = Path(args.input), Path(args.output)
+    encoder = _encoder(args, func)
     check_paths(src, dst, args.overwrite)
     with VideoSource(src) as source:
         info = source.info
@@ -165,8 +165,8 @@ def _cmd_colorize(args) -> int:
         if frame is not None and frame >= info.frames:
             raise VsrtnError(f"--ref {text}: frame {frame} is past the end of {src} ({info.frames} frames)")
         refs.append(Reference(fit_reference(read_image(path), info.width, info.height), frame))
-    engine = ColorEngine(*_engine_parts(args, "colorize", "vsrtn colorize"), refs)
-    res = _run_one(src, dst, engine_transform(engine), args, colour=True)
+    engine = _build(args, "colorize", func, refs)
+    res = _run_one(src, dst, engine_transform(engine), args, encoder, colour=True)
     print(f"{res.output}: {res.frames} frames in {res.seconds:.1f} s", file=sys.stderr)
     return 0
 
@@ -176,67 +176,93 @@ def _cmd_degrade(args) -> int:
     from vsrtn.pipeline import degrade_transform
     from vsrtn.presets import load_preset
 
-    if args.seed < 0:
-        raise VsrtnError(f"'--seed' must be an integer >= 0, got {args.seed}")
+    if not 0 <= args.seed < 2**63:
+        raise VsrtnError(f"vsrtn degrade: '--seed' must be an integer in 0..2**63-1, got {args.seed}")
+    encoder = _encoder(args, "vsrtn degrade")
     degrader = Degrader(load_preset(args.preset)["degradation"], args.seed)
-    res = _run_one(Path(args.input), Path(args.output), degrade_transform(degrader), args)
+    res = _run_one(Path(args.input), Path(args.output), degrade_transform(degrader), args, encoder)
     print(f"{res.output}: {res.frames} frames in {res.seconds:.1f} s", file=sys.stderr)
     return 0
 
 
-def expand_inputs(items: list[str], exclude: Path | None = None) -> list[Path]:
-    """Files, folders (their video files, recursively) and globs -> sorted unique paths.
-    Files under `exclude` (the output folder) are left out."""
-    found: list[Path] = []
+def expand_inputs(items: list[str], exclude: Path | None = None) -> list[tuple[Path, Path]]:
+    """Files, folders (their video files, recursively) and globs -> sorted unique (path, name
+    relative to its input root): a file found in a folder keeps its path below that folder, a
+    file named directly or by a glob its name. Files under `exclude` (the output folder) are left out."""
+    found: list[tuple[Path, Path]] = []
     for item in items:
         matches = [Path(m) for m in sorted(glob.glob(item, recursive=True))] or [Path(item)]
         for m in matches:
             if m.is_dir():
-                found += sorted(p for p in m.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTS
-                                and ".vsrtn-partial" not in p.name)
+                found += sorted((p, p.relative_to(m)) for p in m.rglob("*") if p.is_file()
+                                and p.suffix.lower() in VIDEO_EXTS and ".vsrtn-partial" not in p.name)
             else:
-                found.append(m)
-    unique: list[Path] = []
+                found.append((m, Path(m.name)))
+    unique: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
     skip = exclude.resolve() if exclude is not None else None
-    for p in found:
-        if skip is not None and skip in p.resolve().parents:
+    for p, rel in found:
+        real = p.resolve()
+        if (skip is not None and skip in real.parents) or real in seen:
             continue
-        if p not in unique:
-            unique.append(p)
+        seen.add(real)
+        unique.append((p, rel))
     return unique
 
 
-def _cmd_batch(args) -> int:
-    from vsrtn.pipeline import FileResult, engine_transform
-    from vsrtn.weights import sha256_file
+def batch_outputs(inputs: list[tuple[Path, Path]], outdir: Path, ext: str) -> list[tuple[Path, Path]]:
+    """(input, output) pairs: each output mirrors its input's path below its input root, with
+    `ext`. Two inputs that would share an output are refused, before any work."""
+    pairs = [(src, outdir / rel.with_suffix(ext)) for src, rel in inputs]
+    by_output: dict[Path, list[Path]] = {}
+    for src, dst in pairs:
+        by_output.setdefault(dst, []).append(src)
+    clashes = {dst: srcs for dst, srcs in by_output.items() if len(srcs) > 1}
+    if clashes:
+        dst, srcs = next(iter(clashes.items()))
+        raise VsrtnError(f"{len(clashes)} output(s) would be written by more than one input, e.g. {dst} by "
+                         f"{', '.join(map(str, srcs))}; give them in folders of their own or run them separately")
+    return pairs
 
+
+def _cmd_batch(args) -> int:
+    from vsrtn.pipeline import FileResult, check_writable, engine_transform
+    from vsrtn.weights import atomic_write, sha256_file
+
+    func = "vsrtn batch"
+    encoder = _encoder(args, func)
     outdir = Path(args.output_dir)
-    inputs = expand_inputs(args.inputs, exclude=outdir)
-    if not inputs:
+    ext = args.extension if args.extension.startswith(".") else "." + args.extension
+    pairs = batch_outputs(expand_inputs(args.inputs, exclude=outdir), outdir, ext)
+    if not pairs:
         raise VsrtnError("no input files matched")
     outdir.mkdir(parents=True, exist_ok=True)
-    ext = args.extension if args.extension.startswith(".") else "." + args.extension
-    engine = _make_engine(args)
-    transform = engine_transform(engine)
+    check_writable(outdir)
+    report_path = Path(args.report) if args.report else outdir / "vsrtn-report.json"
+    if report_path.is_dir() or not report_path.parent.is_dir():
+        raise VsrtnError(f"--report {report_path}: must be a file in an existing folder")
+    check_writable(report_path.parent)
+    transform = engine_transform(_build(args, "restore", func))
     results: list[FileResult] = []
     outer = None
     if not args.quiet:
         from tqdm import tqdm
 
-        outer = tqdm(total=len(inputs), desc="batch", unit="file", file=sys.stderr, position=0, dynamic_ncols=True)
+        outer = tqdm(total=len(pairs), desc="batch", unit="file", file=sys.stderr, position=0, dynamic_ncols=True)
     interrupted = False
     try:
-        for src in inputs:
-            dst = outdir / (src.stem + ext)
+        for src, dst in pairs:
             if dst.exists() and not args.overwrite:
                 results.append(FileResult(str(src), str(dst), "skipped", sha256=sha256_file(dst),
-                                          error="output exists (finished earlier; --overwrite redoes it)"))
+                                          error="output exists; not redone (--overwrite redoes it)"))
             else:
                 try:
-                    results.append(_run_one(src, dst, transform, args, position=1))
-                except VsrtnError as exc:
-                    results.append(FileResult(str(src), str(dst), "failed", error=str(exc)))
-                    print(f"vsrtn batch: {exc}", file=sys.stderr)
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    results.append(_run_one(src, dst, transform, args, encoder, position=1))
+                except Exception as exc:  # one bad file is reported; the batch goes on
+                    text = str(exc) if isinstance(exc, VsrtnError) else f"{src}: {type(exc).__name__}: {exc}"
+                    results.append(FileResult(str(src), str(dst), "failed", error=text))
+                    print(f"vsrtn batch: {text}", file=sys.stderr)
             if outer is not None:
                 outer.update(1)
     except KeyboardInterrupt:
@@ -245,14 +271,12 @@ def _cmd_batch(args) -> int:
     finally:
         if outer is not None:
             outer.close()
-    report = {"inputs": len(inputs), "done": sum(r.status == "done" for r in results),
-              "skipped": sum(r.status == "skipped" for r in results),
-              "failed": sum(r.status == "failed" for r in results), "interrupted": interrupted,
-              "files": [r.__dict__ for r in results]}
-    report_path = Path(args.report) if args.report else outdir / "vsrtn-report.json"
-    tmp = report_path.with_name(report_path.name + ".tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, report_path)
+        report = {"inputs": len(pairs), "done": sum(r.status == "done" for r in results),
+                  "skipped": sum(r.status == "skipped" for r in results),
+                  "failed": sum(r.status == "failed" for r in results),
+                  "not_started": len(pairs) - len(results), "interrupted": interrupted,
+                  "files": [r.__dict__ for r in results]}
+        atomic_write(report_path, (json.dumps(report, indent=2) + "\n").encode())
     print(f"vsrtn batch: {report['done']} done, {report['skipped']} skipped, {report['failed']} failed; "
           f"report {report_path}", file=sys.stderr)
     if interrupted:

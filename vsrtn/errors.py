@@ -6,6 +6,15 @@ class VsrtnError(Exception):
     """Base class of every error vsrtn raises on purpose."""
 
 
+def shown(value: object, limit: int = 80) -> str:
+    """repr(value), cut short when long (a hostile file's values may be huge)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} items)" if hasattr(value, "__len__") else ""
+    return text[:limit] + "..." + size
+
+
 class ArgumentError(VsrtnError, ValueError):
     """An argument has the wrong type or value."""
 
@@ -13,7 +22,7 @@ class ArgumentError(VsrtnError, ValueError):
         self.func, self.arg, self.expected, self.got = func, arg, expected, got
         msg = f"{func}: '{arg}' must be {expected}"
         if got is not None:
-            msg += f", got {got!r}"
+            msg += f", got {shown(got)}"
         super().__init__(msg)
 
 

@@ -26,7 +26,7 @@ from vsrtn.builder import DeviceOptions, build_engine
 from vsrtn.color import (DEFAULT_MATRIX, ab_to_chroma, chroma_to_unit, colour_matrix, luma_ab_to_rgb, luma_coefficients,
                          luma_to_unit, unit_to_chroma, unit_to_luma, ycbcr_to_rgb)
 from vsrtn.engine import Support, finite
-from vsrtn.errors import ArgumentError, VsrtnError
+from vsrtn.errors import ArgumentError, VsrtnError, shown
 from vsrtn.scenecut import neighbours
 from vsrtn.windows import Window, cut_flags
 
@@ -158,7 +158,7 @@ def _vs_errors(func: str):
             try:
                 return fn(*args, **kwargs)
             except ArgumentError as exc:
-                got = f", got {exc.got!r}" if exc.got is not None else ""
+                got = f", got {shown(exc.got)}" if exc.got is not None else ""
                 raise vs.Error(f"{func}: '{exc.arg}' must be {exc.expected}{got}") from None
             except VsrtnError as exc:
                 text = str(exc)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from vsrtn.errors import WeightsError
+from vsrtn.errors import WeightsError, shown
 from vsrtn.models.config import PUBLISHED, RTNConfig
 
 if TYPE_CHECKING:  # torch modules are imported where they are built
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # torch modules are imported where they are built
 
 REPO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 MANIFEST = "manifest.json"
+MAX_CHECKPOINT_BYTES = 1 << 30  # a checkpoint (decompressed) or weights file larger than this is refused
 
 
 def weights_dirs() -> list[Path]:
@@ -46,15 +47,19 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 @dataclass
 class WeightsEntry:
-    """One manifest entry: a named weights file and its expected checksum."""
+    """One manifest entry: a named weights file and its expected checksum (`error`: why the
+    entry itself is unusable, e.g. a manifest that cannot be read or lacks the file's name)."""
 
     name: str
     path: Path
     sha256: str
     info: dict[str, Any]
+    error: str | None = None
 
     def problem(self) -> str | None:
-        """Why the file cannot be used (missing, checksum mismatch), or None."""
+        """Why the file cannot be used (bad entry, missing, checksum mismatch), or None."""
+        if self.error:
+            return self.error
         if not self.path.is_file():
             return "file is missing"
         actual = sha256_file(self.path)
@@ -71,16 +76,32 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
         raise WeightsError(f"cannot read weights manifest {path}: {exc}") from exc
 
 
+def _entry(name: str, info: Any, folder: Path, manifest: Path) -> WeightsEntry:
+    """A manifest entry, or one that says what is wrong with it."""
+    if not isinstance(info, dict):
+        return WeightsEntry(name, manifest, "", {}, f"entry in {manifest} is not a mapping")
+    file, sha = info.get("file"), info.get("sha256")
+    if not isinstance(file, str) or not file or not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
+        return WeightsEntry(name, manifest, "", info, f"entry in {manifest} needs 'file' and a sha256 'sha256'")
+    return WeightsEntry(name, folder / file, sha, info)
+
+
 def list_weights() -> list[WeightsEntry]:
-    """Every entry of every manifest on the search path (earlier directories win on a name)."""
+    """Every entry of every manifest on the search path (earlier directories win on a name).
+    A manifest that cannot be read is listed as one entry named after it, with its error."""
     seen: dict[str, WeightsEntry] = {}
     for d in weights_dirs():
         manifest = d / MANIFEST
-        if not manifest.is_file():
+        try:
+            if not manifest.is_file():
+                continue
+            entries = read_manifest(manifest)
+        except (OSError, WeightsError) as exc:
+            seen.setdefault(str(manifest), WeightsEntry(str(manifest), manifest, "", {}, str(exc)))
             continue
-        for name, info in read_manifest(manifest).items():
+        for name, info in entries.items():
             if name not in seen:
-                seen[name] = WeightsEntry(name, d / info["file"], info["sha256"], info)
+                seen[name] = _entry(name, info, d, manifest)
     return list(seen.values())
 
 
@@ -119,13 +140,42 @@ _PUBLISHED_RENAMES = [
 _PUBLISHED_DERIVED = re.compile(r"(\.attn_mask$|\.relative_position_index$|^spynet\.cnet\.layer\d\.0\.norm3\.)")
 
 
-def _read_checkpoint(path: Path) -> dict[str, Any]:
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes (gunzipped if gzip), refusing more than MAX_CHECKPOINT_BYTES either way."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise WeightsError(f"cannot read checkpoint {path}: {exc.strerror}") from exc
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CHECKPOINT_BYTES + 1)
+        if raw[:2] == b"\x1f\x8b":
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as g:
+                raw = g.read(MAX_CHECKPOINT_BYTES + 1)
+    except OSError as exc:  # gzip's BadGzipFile and EOFError on truncation are OSError/EOFError
+        raise WeightsError(f"cannot read checkpoint {path}: {exc}") from exc
+    except EOFError as exc:
+        raise WeightsError(f"{path}: truncated gzip data") from exc
+    if len(raw) > MAX_CHECKPOINT_BYTES:
+        raise WeightsError(f"{path}: more than {MAX_CHECKPOINT_BYTES >> 20} MiB (decompressed); not a checkpoint "
+                           "vsrtn reads")
+    return raw
+
+
+def _check_archive(raw: bytes, path: Path) -> None:
+    """A PyTorch zip checkpoint's members, decompressed, fit MAX_CHECKPOINT_BYTES."""
+    import zipfile
+
+    if raw[:4] != b"PK\x03\x04":
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            total = sum(i.file_size for i in z.infolist())
+    except zipfile.BadZipFile as exc:
+        raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({exc})") from exc
+    if total > MAX_CHECKPOINT_BYTES:
+        raise WeightsError(f"{path}: its archive unpacks to {total >> 20} MiB; not a checkpoint vsrtn reads")
+
+
+def _read_checkpoint(path: Path) -> dict[str, Any]:
+    raw = _read_bounded(path)
+    _check_archive(raw, path)
     try:
         return torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -145,23 +195,46 @@ def published_to_state_dict(published: dict[str, torch.Tensor]) -> dict[str, tor
     return out
 
 
-def _load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or wrong:
-        def show(keys):
-            return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+def _fit_problems(expected: dict[str, tuple[int, ...]], shapes: dict[str, tuple[int, ...]]) -> list[str]:
+    """How tensors of `shapes` fail to fit a network whose tensors have `expected` shapes."""
+    missing = sorted(set(expected) - set(shapes))
+    unexpected = sorted(set(shapes) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(shapes) if tuple(expected[k]) != tuple(shapes[k]))
 
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)} keys: {show(missing)}")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)} keys: {show(unexpected)}")
-        if wrong:
-            parts.append(f"wrong shapes: {show(wrong)}")
-        raise WeightsError(f"{source} does not fit the {model.config} network: " + "; ".join(parts))
+    def show(keys):
+        return ", ".join(keys[:5]) + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+
+    parts = []
+    if missing:
+        parts.append(f"missing {len(missing)} keys: {show(missing)}")
+    if unexpected:
+        parts.append(f"unexpected {len(unexpected)} keys: {show(unexpected)}")
+    if wrong:
+        parts.append(f"wrong shapes: {show(wrong)}")
+    return parts
+
+
+def _network_shapes(config: RTNConfig) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes of the network `config` describes, found without allocating it."""
+    from vsrtn.models.rtn import RTN
+
+    with torch.device("meta"):
+        return {k: tuple(v.shape) for k, v in RTN(config).state_dict().items()}
+
+
+def _check_finite(state: dict[str, torch.Tensor], source: str) -> None:
+    bad = sorted(k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all())
+    if bad:
+        raise WeightsError(f"{source}: {len(bad)} tensors hold NaN or infinite values (e.g. {bad[0]}); "
+                           "the file is corrupt")
+
+
+def _load_strict(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    _check_finite(state, source)
+    problems = _fit_problems({k: tuple(v.shape) for k, v in model.state_dict().items()},
+                             {k: tuple(v.shape) for k, v in state.items()})
+    if problems:
+        raise WeightsError(f"{source} does not fit the {model.config} network: " + "; ".join(problems))
     model.load_state_dict(state, strict=True)
 
 
@@ -181,7 +254,8 @@ def load_published(path: str | os.PathLike) -> "RTN":
 # ---------------------------------------------------------------- our format
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all (a temporary file beside it, renamed when complete)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -202,7 +276,7 @@ def save_weights(model: "RTN", path: str | os.PathLike, info: dict[str, Any] | N
     meta = {"format": "vsrtn-rtn/1", "config": json.dumps(model.config.to_dict()),
             "info": json.dumps(info or {})}
     data = save(state, metadata=meta)
-    _atomic_write(Path(path), data)
+    atomic_write(Path(path), data)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -212,16 +286,36 @@ def load_weights_file(path: str | os.PathLike) -> "RTN":
 
     from vsrtn.models.rtn import RTN
 
+    from vsrtn.errors import ArgumentError
+
     path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise WeightsError(f"cannot read weights file {path}: {exc.strerror}") from exc
+    if size > MAX_CHECKPOINT_BYTES:
+        raise WeightsError(f"{path}: larger than {MAX_CHECKPOINT_BYTES >> 20} MiB; not weights vsrtn reads")
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            if meta.get("format") != "vsrtn-rtn/1":
+                raise WeightsError(f"{path}: not vsrtn weights (metadata format={shown(meta.get('format'))})")
+            try:
+                config = RTNConfig.from_dict(json.loads(meta["config"]))
+            except (KeyError, ValueError, TypeError) as exc:  # ArgumentError is a ValueError
+                detail = str(exc) if isinstance(exc, ArgumentError) else f"{type(exc).__name__}: {exc}"
+                raise WeightsError(f"{path}: its architecture metadata ('config') is missing or invalid ({detail})")
+            # Shapes are checked against the network before anything is allocated.
+            problems = _fit_problems(_network_shapes(config), shapes)
+            if problems:
+                raise WeightsError(f"{path} does not fit the {config} network: " + "; ".join(problems))
             state = {k: f.get_tensor(k) for k in f.keys()}
+    except WeightsError:
+        raise
     except Exception as exc:
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
-    if meta.get("format") != "vsrtn-rtn/1":
-        raise WeightsError(f"{path}: not vsrtn weights (metadata format={meta.get('format')!r})")
-    model = RTN(RTNConfig.from_dict(json.loads(meta["config"])))
+    model = RTN(config)
     _load_strict(model, state, str(path))
     return model.eval()
 
@@ -229,6 +323,8 @@ def load_weights_file(path: str | os.PathLike) -> "RTN":
 def load_model(source: str | os.PathLike, device: str | torch.device = "cpu") -> "RTN":
     """An RTN in eval mode from a weights name (manifest, checksum verified), one of our
     `.safetensors` files, or a published checkpoint (`.pth`, `.pth.gz`)."""
+    if not isinstance(source, (str, os.PathLike)):
+        raise WeightsError(f"weights must be a name or a file path, got {shown(source)}")
     path = Path(source)
     if not path.exists() and path.suffix == "" and os.sep not in str(source):
         entry = find_weights(str(source))
@@ -249,7 +345,7 @@ def add_to_manifest(manifest: str | os.PathLike, name: str, weights_path: str | 
     entries = read_manifest(manifest) if manifest.exists() else {}
     rel = os.path.relpath(Path(weights_path).resolve(), manifest.resolve().parent)
     entries[name] = {"file": rel, "sha256": sha256, **info}
-    _atomic_write(manifest, (json.dumps({"weights": entries}, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write(manifest, (json.dumps({"weights": entries}, indent=2, sort_keys=True) + "\n").encode())
     return WeightsEntry(name, manifest.parent / rel, sha256, entries[name])
 
 
@@ -260,7 +356,7 @@ def record_evaluation(manifest: str | os.PathLike, name: str, evaluation: dict[s
     if name not in entries:
         raise WeightsError(f"{manifest} has no entry '{name}' to record an evaluation for")
     entries[name]["evaluation"] = evaluation
-    _atomic_write(manifest, (json.dumps({"weights": entries}, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write(manifest, (json.dumps({"weights": entries}, indent=2, sort_keys=True) + "\n").encode())
 
 
 def convert_published(src: str | os.PathLike, dst: str | os.PathLike, name: str | None = None,

@@ -7,6 +7,9 @@ from typing import Any
 from vsrtn.errors import ArgumentError
 
 FLOWS = ("raft", "dis")
+# Integer fields and their bounds (well above any network vsrtn trains or converts).
+_INT_BOUNDS = {"num_feat": (2, 256), "embed_dim": (4, 512), "window_size": (2, 32), "raft_iters": (1, 64),
+               "in_channels": (1, 16), "out_channels": (1, 16), "guide_channel": (0, 15)}
 
 
 @dataclass(frozen=True)
@@ -31,9 +34,22 @@ class RTNConfig:
     guide_channel: int = 0  # the input channel holding luma: flows and the gate's residual use it
 
     def __post_init__(self) -> None:
+        where = "RTNConfig"
+        # Bounds first: a weights file's metadata is untrusted, and these sizes decide allocations.
+        for name, (lo, hi) in _INT_BOUNDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise ArgumentError(where, name, f"an integer in {lo}..{hi}", value)
+        for name in ("depths", "num_heads"):
+            value = getattr(self, name)
+            if (not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 8
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 32 for v in value)):
+                raise ArgumentError(where, name, "1..8 integers in 1..32", value)
+        if isinstance(self.mlp_ratio, bool) or not isinstance(self.mlp_ratio, (int, float)) \
+                or not 0.5 <= self.mlp_ratio <= 8:
+            raise ArgumentError(where, "mlp_ratio", "a number in 0.5..8", self.mlp_ratio)
         object.__setattr__(self, "depths", tuple(int(d) for d in self.depths))
         object.__setattr__(self, "num_heads", tuple(int(h) for h in self.num_heads))
-        where = "RTNConfig"
         if self.flow not in FLOWS:
             raise ArgumentError(where, "flow", f"one of {FLOWS}", self.flow)
         if self.dis_preset not in ("ultrafast", "fast", "medium"):
@@ -69,6 +85,8 @@ class RTNConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RTNConfig":
+        if not isinstance(data, dict):
+            raise ArgumentError("RTNConfig", "config", "a mapping of architecture keys", type(data).__name__)
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
