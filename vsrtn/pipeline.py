@@ -6,6 +6,7 @@ writes through a temporary name, and removes it on any failure or interrupt.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -34,7 +35,18 @@ class FileResult:
     error: str | None = None
 
 
+def check_writable(folder: Path) -> None:
+    """Can a file be created in `folder`? Tried for real (permissions, read-only mounts, quotas)."""
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".vsrtn-probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise MediaError(f"{folder}: cannot write output here ({exc.strerror})") from exc
+
+
 def check_paths(src: Path, dst: Path, overwrite: bool) -> None:
+    """Refuse, before any work, an input that is missing or an output that cannot be written."""
     if not src.is_file():
         raise MediaError(f"{src}: no such file")
     if dst.resolve() == src.resolve() or (dst.exists() and os.path.samefile(src, dst)):
@@ -43,11 +55,12 @@ def check_paths(src: Path, dst: Path, overwrite: bool) -> None:
         raise MediaError(f"{dst}: exists (use --overwrite to replace it)")
     if not dst.parent.is_dir():
         raise MediaError(f"{dst.parent}: output folder does not exist")
+    check_writable(dst.parent)
 
 
 def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transform, encoder: EncoderSettings,
               overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
-              colour: bool = False) -> FileResult:
+              colour: bool = False, warn: Callable[[str], None] = lambda text: None) -> FileResult:
     """Run `transform` over the luma of `src` and write `dst`; other planes, timestamps, colour
     metadata, audio and subtitle streams are carried over. `colour`: the transform yields Lab ab
     planes instead; the luma is kept bit for bit and chroma is made from them (gray sources
@@ -55,7 +68,7 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
     src, dst = Path(src), Path(dst)
     check_paths(src, dst, overwrite)
     start = time.perf_counter()
-    with VideoSource(src) as source:
+    with VideoSource(src, warn) as source:
         total = source.info.frames
         if total < 1:
             raise MediaError(f"{src}: the video stream has no frames")
@@ -64,7 +77,7 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
             compose = with_colour
             if encoder.pix_fmt is None:
                 encoder = replace(encoder, pix_fmt=choose_pix_fmt(encoder.encoder, colour_format(source.info.pix_fmt)))
-        sink = VideoSink(dst, source, encoder)
+        sink = VideoSink(dst, source, encoder, warn)
         try:
             pending: deque = deque()
 

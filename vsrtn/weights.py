@@ -93,7 +93,7 @@ def list_weights() -> list[WeightsEntry]:
     for d in weights_dirs():
         manifest = d / MANIFEST
         try:
-            if not manifest.is_file():
+            if not manifest.exists():
                 continue
             entries = read_manifest(manifest)
         except (OSError, WeightsError) as exc:
