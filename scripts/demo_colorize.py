@@ -4,7 +4,7 @@ keyframes, through the VapourSynth plugin (bestsource -> vsrtn.Colorize), and wr
 before/after strip (one row per shot) and optionally the coloured video.
 
 Each keyframe is tied to the excerpt frame whose luma it matches best (the keyframes' file names
-count frames of the whole film); shot cuts are found by the in-house detector (sc_threshold).
+count frames of the whole film); shot cuts are found by the in-house detector (on by default).
 
   python scripts/demo_colorize.py --out docs/img/colorize_a_bomb.jpg [--video out/a_bomb_colour.mkv]
 """
@@ -39,7 +39,7 @@ def main() -> int:
     ap.add_argument("--weights", default=None, help="colourisation weights (default: the preset's)")
     ap.add_argument("--out", default="docs/img/colorize_a_bomb.jpg")
     ap.add_argument("--video", default=None, help="also encode the coloured clip here (FFV1 .mkv)")
-    ap.add_argument("--sc-threshold", type=float, default=0.12)
+    ap.add_argument("--sc-threshold", type=float, default=None, help="scene-cut threshold (default: the detector's)")
     args = ap.parse_args()
 
     import vapoursynth as vs

@@ -25,7 +25,6 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-CUT_THRESHOLD = 0.12
 
 
 def log(msg: str) -> None:
@@ -45,9 +44,11 @@ def colour_clip(name: str, max_frames: int, scale: float) -> list[np.ndarray]:
 
 
 def shot_starts(lumas: list[np.ndarray]) -> list[int]:
-    from vsrtn.windows import is_scene_cut
+    """Frame 0 and the frames the in-house detector (default settings) finds starting a shot."""
+    from vsrtn.scenecut import CutSettings
 
-    return [0] + [t for t in range(1, len(lumas)) if is_scene_cut(lumas[t - 1], lumas[t], CUT_THRESHOLD)]
+    cuts = CutSettings().cuts(lumas.__getitem__, len(lumas))
+    return [0] + [t for t in range(1, len(lumas)) if cuts.cut_before(t)]
 
 
 def lab_ab(rgb: np.ndarray) -> np.ndarray:
@@ -92,7 +93,9 @@ def vsrtn_colour(lumas, refs_rgb, starts, weights: str) -> list[np.ndarray]:
     settings = engine_settings(load_preset("medium")["colorize"])
     engine = ColorEngine(load_model(weights, device=device), device, settings,
                          [Reference(refs_rgb[s], s) for s in starts])
-    return list(engine.run_clip(iter(lumas), len(lumas), cuts=starts[1:]))
+    from vsrtn.scenecut import ShotStarts
+
+    return list(engine.run_clip(iter(lumas), len(lumas), cuts=ShotStarts(frozenset(starts[1:]))))
 
 
 def score(rgb_out: list[np.ndarray], rgb_true: list[np.ndarray], skip: set[int]) -> dict[str, float]:
