@@ -92,6 +92,16 @@ def frames_folder(tmp_path):
     return tmp_path / "data"
 
 
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> str:
+    """A tiny random-weight restoration network saved as vsrtn weights."""
+    from vsrtn.weights import save_weights
+
+    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
+    save_weights(tiny_model(seed=2), path)
+    return str(path)
+
+
 @pytest.fixture
 def venv_bin() -> Path:
     return Path(sys.executable).parent

@@ -12,19 +12,16 @@ import av
 import numpy as np
 import pytest
 
-from conftest import tiny_model
 
 from vsrtn.io import partial_path
-from vsrtn.weights import save_weights, sha256_file
+from vsrtn.weights import sha256_file
 
 VSRTN = [sys.executable, "-m", "vsrtn.cli"]
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
-    save_weights(tiny_model(seed=2), path)
-    return str(path)
+@pytest.fixture
+def weights(tiny_weights):
+    return tiny_weights
 
 
 def make_video(path: Path, size="96x64", pix_fmt="yuv420p", codec="libx264", seconds=0.6, audio=True, rate=25):

@@ -26,11 +26,9 @@ from vsrtn.weights import save_weights
 core = vs.core
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
-    save_weights(tiny_model(seed=2), path)
-    return str(path)
+@pytest.fixture
+def tiny(tiny_weights):
+    return tiny_weights
 
 
 # ---------------------------------------------------------------- generated code

@@ -9,20 +9,12 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
-from conftest import ROOT, tiny_model
+from conftest import ROOT
 from vsclips import textured
 
 import vsrtn
-from vsrtn.weights import save_weights
 
 core = vs.core
-
-
-@pytest.fixture(scope="session")
-def tiny_weights(tmp_path_factory):
-    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
-    save_weights(tiny_model(seed=2), path)
-    return str(path)
 
 
 def frames_of(clip: vs.VideoNode, order=None) -> list[list[np.ndarray]]:

@@ -70,8 +70,6 @@ class RTNConfig:
             raise ArgumentError(where, "out_channels", f"1..in_channels={self.in_channels}", self.out_channels)
         if not 0 <= self.guide_channel < self.in_channels:
             raise ArgumentError(where, "guide_channel", f"0..{self.in_channels - 1}", self.guide_channel)
-        if self.raft_iters < 1:
-            raise ArgumentError(where, "raft_iters", "an integer >= 1", self.raft_iters)
 
     @property
     def size_multiple(self) -> int:
