@@ -1,6 +1,7 @@
 """vsrtn.Restore inside VapourSynth: formats, scheduling, pipes into ffmpeg and x264, errors."""
 from __future__ import annotations
 
+import os
 import subprocess
 import textwrap
 
@@ -303,8 +304,11 @@ def test_example_script_restores_a_real_file(tmp_path, tiny_weights, venv_bin):
     src = tmp_path / "film.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24:duration=0.5",
                     "-c:v", "libx264", "-pix_fmt", "yuv420p", str(src)], check=True)
+    # A relative path is the caller's: vspipe started elsewhere, with the shell's $PWD.
+    env = dict(os.environ, PWD=str(tmp_path))
     out = subprocess.run([str(venv_bin / "vspipe"), "-c", "y4m", str(ROOT / "scripts" / "restore.vpy"),
-                          "--arg", f"src={src}", "--arg", f"weights={tiny_weights}", "-"], capture_output=True)
+                          "--arg", "src=film.mp4", "--arg", f"weights={tiny_weights}", "-"],
+                         capture_output=True, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr.decode()
     expected = frames_of(vsrtn.Restore(core.bs.VideoSource(str(src)), weights=tiny_weights))
     got = parse_y4m(out.stdout, 96, 64)
