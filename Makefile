@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: all setup doctor demo test test-cuda device-bundle benchmark clean
+.PHONY: all setup doctor demo test test-cuda wheel-smoke device-bundle benchmark clean
 
 # The main job: set up, check the installation, and run the demo (out/demo/).
 all: setup doctor demo
@@ -19,6 +19,10 @@ demo: setup
 
 test: setup
 	@$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# Build the wheel and sdist, install the wheel into a fresh venv outside the clone and use it there.
+wheel-smoke: setup
+	@$(PY) scripts/wheel_smoke.py
 
 # The CUDA tests (skipped by `make test` on a machine without CUDA).
 test-cuda: setup
@@ -40,4 +44,4 @@ benchmark: setup
 	@$(PY) scripts/benchmark_degrade.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info out
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info out

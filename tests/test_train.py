@@ -215,3 +215,24 @@ def test_sample_workers_give_the_same_run(frames_folder, tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1].values(), runs[2][1].values()))
     with pytest.raises(ValueError, match="'workers' must be >= 0"):
         Trainer(tiny(frames_folder, workers=-1), tmp_path / "bad", tmp_path)
+
+
+def test_a_run_starts_from_shipped_weights_and_records_their_lineage(frames_folder, tmp_path):
+    """Shipped weights are the point further training starts from: no checkpoint is needed, and
+    the exported record carries every run that made them, with its settings and log."""
+    from vsrtn.weights import load_model, weights_info
+
+    shipped = weights_info("rtn-compact")["training"]
+    cfg = tiny(frames_folder, model="compact", iters=1, init="rtn-compact")
+    t = Trainer(cfg, tmp_path / "next", tmp_path, log=lambda m: None)
+    for a, b in zip(load_model("rtn-compact").state_dict().values(), t.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert t.init_iterations == shipped["iterations"]
+    t.run()
+    record = t.export(tmp_path / "w.safetensors", None, "w", "cmd")["training"]
+    assert record["lineage"][:-1] == shipped["lineage"]
+    assert record["lineage"][-1]["run"] == "next" and record["lineage"][-1]["iterations"] == 1
+    assert [r["iter"] for r in record["lineage"][-1]["log"]] == [1]
+    assert weights_info(tmp_path / "w.safetensors")["training"]["lineage"] == record["lineage"]
+    with pytest.raises(ValueError, match="'init' must be a run's checkpoint.pt or vsrtn weights: no weights named"):
+        Trainer(tiny(frames_folder, init="no-such-weights"), tmp_path / "c", tmp_path)

@@ -27,7 +27,14 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name == "torch":
+                from vsrtn.errors import torch_missing
+
+                raise torch_missing() from None
+            raise
     raise AttributeError(f"module 'vsrtn' has no attribute {name!r}")
 
 

@@ -8,7 +8,8 @@ import os
 import signal
 import sys
 from pathlib import Path
-from vsrtn.errors import VsrtnError
+from vsrtn import __version__
+from vsrtn.errors import VsrtnError, torch_missing
 
 VIDEO_EXTS = (".mkv", ".mp4", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".mxf", ".nut", ".y4m")
 
@@ -328,6 +329,7 @@ def _cmd_vpy(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vsrtn", description="Old-film restoration with RTN.")
+    parser.add_argument("--version", action="version", version=f"vsrtn {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("doctor", help="check the installation")
@@ -400,6 +402,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except VsrtnError as exc:
         print(f"vsrtn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        print(f"vsrtn {args.command}: error: {torch_missing()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"vsrtn {args.command}: interrupted", file=sys.stderr)

@@ -1,8 +1,12 @@
 """Sample-value and colour-space conversions: clip planes <-> [0, 1], sRGB <-> Lab, RGB <-> YCbCr."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # the Lab conversions take tensors; the rest of vsrtn's media code runs without torch
+    import torch
 
 
 def _code_range(bits: int, limited: bool, chroma: bool) -> tuple[float, float]:
@@ -55,45 +59,49 @@ def unit_to_chroma(c: np.ndarray, bits: int, is_float: bool, limited: bool, dtyp
 
 # ---------------------------------------------------------------- CIE Lab (sRGB primaries, D65)
 # Same constants as OpenCV's float RGB<->Lab, so results can be checked against cv2.cvtColor.
-_RGB_TO_XYZ = torch.tensor([[0.412453, 0.357580, 0.180423],
-                            [0.212671, 0.715160, 0.072169],
-                            [0.019334, 0.119193, 0.950227]])
-_WHITE = torch.tensor([0.950456, 1.0, 1.088754])
+_RGB_TO_XYZ = [[0.412453, 0.357580, 0.180423],
+               [0.212671, 0.715160, 0.072169],
+               [0.019334, 0.119193, 0.950227]]
+_WHITE = [0.950456, 1.0, 1.088754]
 AB_SCALE = 110.0  # |a|, |b| of sRGB colours stay below this: the network's ab unit
 
 
 def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
-    return torch.where(c <= 0.04045, c / 12.92, ((c.clamp(min=0) + 0.055) / 1.055) ** 2.4)
+    return (c / 12.92).where(c <= 0.04045, ((c.clamp(min=0) + 0.055) / 1.055) ** 2.4)
 
 
 def _linear_to_srgb(c: torch.Tensor) -> torch.Tensor:
     c = c.clamp(0, 1)
-    return torch.where(c <= 0.0031308, c * 12.92, 1.055 * c.clamp(min=1e-12) ** (1 / 2.4) - 0.055)
+    return (c * 12.92).where(c <= 0.0031308, 1.055 * c.clamp(min=1e-12) ** (1 / 2.4) - 0.055)
 
 
 def _f(t: torch.Tensor) -> torch.Tensor:
-    return torch.where(t > 0.008856, t.clamp(min=1e-12) ** (1 / 3), 7.787 * t + 16 / 116)
+    return (t.clamp(min=1e-12) ** (1 / 3)).where(t > 0.008856, 7.787 * t + 16 / 116)
 
 
 def _f_inv(f: torch.Tensor) -> torch.Tensor:
-    return torch.where(f > 0.206893, f ** 3, (f - 16 / 116) / 7.787)
+    return (f ** 3).where(f > 0.206893, (f - 16 / 116) / 7.787)
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     """(..., 3, H, W) sRGB in [0, 1] -> Lab (L in 0..100, a and b about -110..110)."""
+    import torch
+
     lin = _srgb_to_linear(rgb.float())
-    xyz = torch.einsum("ij,...jhw->...ihw", _RGB_TO_XYZ.to(lin.device), lin)
-    fx, fy, fz = _f(xyz / _WHITE.to(lin.device).view(3, 1, 1)).unbind(-3)
+    xyz = torch.einsum("ij,...jhw->...ihw", torch.tensor(_RGB_TO_XYZ, device=lin.device), lin)
+    fx, fy, fz = _f(xyz / torch.tensor(_WHITE, device=lin.device).view(3, 1, 1)).unbind(-3)
     return torch.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], dim=-3)
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     """Inverse of `rgb_to_lab`; out-of-gamut colours are clipped to [0, 1]."""
+    import torch
+
     L, a, b = lab.float().unbind(-3)
     fy = (L + 16) / 116
     xyz = torch.stack([_f_inv(fy + a / 500), _f_inv(fy), _f_inv(fy - b / 200)], dim=-3)
-    xyz = xyz * _WHITE.to(lab.device).view(3, 1, 1)
-    lin = torch.einsum("ij,...jhw->...ihw", torch.linalg.inv(_RGB_TO_XYZ).to(lab.device), xyz)
+    xyz = xyz * torch.tensor(_WHITE, device=lab.device).view(3, 1, 1)
+    lin = torch.einsum("ij,...jhw->...ihw", torch.linalg.inv(torch.tensor(_RGB_TO_XYZ)).to(lab.device), xyz)
     return _linear_to_srgb(lin)
 
 
@@ -145,6 +153,8 @@ def rgb_luma(rgb: torch.Tensor, matrix: int = DEFAULT_MATRIX) -> torch.Tensor:
 
 def luma_ab_to_rgb(y: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Gray luma (H, W) in [0, 1] with colour ab (2, H, W) -> R'G'B' (H, W, 3) in [0, 1]."""
+    import torch
+
     light = gray_to_lightness(torch.tensor(y, dtype=torch.float32))  # a copy: frames may be read-only
     lab = torch.cat([light[None], torch.tensor(ab, dtype=torch.float32)], 0)
     return lab_to_rgb(lab).permute(1, 2, 0).numpy()

@@ -1,14 +1,18 @@
 """`vsrtn doctor`: report whether every piece vsrtn needs is installed and working."""
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from vsrtn.errors import MissingDependency
 
 
 @dataclass
@@ -70,6 +74,12 @@ def check_vspipe() -> Check:
 def check_torch() -> Check:
     try:
         import torch
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        from vsrtn.errors import torch_missing
+
+        return Check("torch", False, str(torch_missing()))
     except Exception as exc:
         return Check("torch", False, f"cannot import: {exc}")
     if torch.cuda.is_available():
@@ -84,9 +94,11 @@ def check_torch() -> Check:
 
 
 def check_tool(name: str, version_flag: str) -> Check:
+    """An encoder vspipe's output is piped into: optional (the vsrtn command encodes with PyAV)."""
     path = shutil.which(name)
     if path is None:
-        return Check(name, False, f"not found on PATH (apt-get install {name})")
+        return Check(name, True, f"not found on PATH (needed only to pipe vspipe into it: apt-get install {name})",
+                     warn=True)
     return Check(name, True, f"{_first_line([path, version_flag])} at {path}")
 
 
@@ -107,6 +119,79 @@ def check_weights() -> list[Check]:
     return checks
 
 
+def _sample() -> list:
+    """The shipped sample frames as RGB float32 arrays in 0..1."""
+    from vsrtn import data
+    from vsrtn.io import read_image
+
+    return [read_image(data.path("sample", f"frame{i}.png")) for i in range(2)]
+
+
+def _clip(frames: list, gray: bool):
+    """A VapourSynth clip (GRAYS or RGBS) of `frames`."""
+    import numpy as np
+    import vapoursynth as vs
+
+    from vsrtn.color import DEFAULT_MATRIX, rgb_to_ycbcr
+
+    h, w = frames[0].shape[:2]
+    planes = [rgb_to_ycbcr(f, DEFAULT_MATRIX)[0][..., None] if gray else f for f in frames]
+    blank = vs.core.std.BlankClip(format=vs.GRAYS if gray else vs.RGBS, width=w, height=h, length=len(frames))
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for p in range(out.format.num_planes):
+            np.copyto(np.asarray(out[p]), planes[n][..., p])
+        return out
+
+    return blank.std.ModifyFrame(blank, fill)
+
+
+def _planes(clip) -> list:
+    """Every frame of `clip` as an (H, W, planes) float array."""
+    import numpy as np
+
+    return [np.stack([np.asarray(f[p]) for p in range(f.format.num_planes)], -1) for f in clip.frames()]
+
+
+def _psnr(a: list, b: list) -> float:
+    import numpy as np
+
+    mse = float(np.mean([np.mean((np.clip(x, 0, 1) - y) ** 2) for x, y in zip(a, b)]))
+    return 10 * math.log10(1 / max(mse, 1e-12))
+
+
+def check_restore() -> Check:
+    """Age the sample frames and restore them with the shipped default weights."""
+    import vsrtn
+
+    clean = _clip(_sample(), gray=True)
+    aged = vsrtn.Degrade(clean, preset="heavy", seed=1)
+    start = time.perf_counter()
+    restored = _planes(vsrtn.Restore(aged))
+    seconds = time.perf_counter() - start
+    truth = _planes(clean)
+    before, after = _psnr(_planes(aged), truth), _psnr(restored, truth)
+    detail = f"2 aged sample frames {before:.1f} dB -> restored {after:.1f} dB PSNR ({seconds:.1f} s)"
+    return Check("restore", after > before, detail + ("" if after > before else ": the restoration did not help"))
+
+
+def check_colorize() -> Check:
+    """Colour the gray second sample frame from the first, given as a PNG keyframe."""
+    import vsrtn
+    from vsrtn import data
+
+    colour = _sample()
+    gray = _clip(colour, gray=True)
+    start = time.perf_counter()
+    out = _planes(vsrtn.Colorize(gray, ref=str(data.path("sample", "frame0.png")), ref_frames=0, output="rgb"))
+    seconds = time.perf_counter() - start
+    before = _psnr([_planes(gray)[1].repeat(3, -1)], colour[1:])
+    after = _psnr(out[1:], colour[1:])
+    detail = f"gray sample frame {before:.1f} dB -> coloured from a PNG keyframe {after:.1f} dB PSNR ({seconds:.1f} s)"
+    return Check("colorize", after > before + 1, detail + ("" if after > before + 1 else ": the colours did not come through"))
+
+
 CHECKS: list[Callable[[], Check | list[Check]]] = [
     check_python,
     check_vapoursynth,
@@ -115,6 +200,8 @@ CHECKS: list[Callable[[], Check | list[Check]]] = [
     lambda: check_tool("ffmpeg", "-version"),
     lambda: check_tool("x264", "--version"),
     check_weights,
+    check_restore,
+    check_colorize,
 ]
 
 
@@ -122,10 +209,15 @@ def run(out=print) -> int:
     """Print one line per item; return 0 when nothing is broken, 1 otherwise."""
     broken = 0
     for fn in CHECKS:
+        name = getattr(fn, "__name__", "check").removeprefix("check_")
         try:
             result = fn()
+        except (MissingDependency, ModuleNotFoundError) as exc:
+            missing = "torch" if isinstance(exc, MissingDependency) else exc.name
+            result = Check(name, False, "cannot run without PyTorch (see the torch line)" if missing == "torch"
+                           else f"cannot run without the package {missing!r}: reinstall vsrtn")
         except Exception as exc:  # a crashing check is itself a broken item
-            result = Check(getattr(fn, "__name__", "check"), False, f"check crashed: {exc!r}")
+            result = Check(name, False, f"check crashed: {exc!r}")
         for check in result if isinstance(result, list) else [result]:
             tag = "warn" if check.warn else ("ok" if check.ok else "FAIL")
             out(f"[{tag:>4}] {check.name:<14} {check.detail}")

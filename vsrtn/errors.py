@@ -36,3 +36,17 @@ class PresetError(VsrtnError, ValueError):
 
 class DeviceError(VsrtnError):
     """The requested compute device is not available."""
+
+
+class MissingDependency(VsrtnError, ImportError):
+    """A package vsrtn needs is not installed; the message says how to install it."""
+
+
+def torch_missing() -> MissingDependency:
+    """The error for a Python without PyTorch (vsrtn leaves the choice of build to the user)."""
+    import sys
+
+    return MissingDependency(
+        f"vsrtn needs PyTorch, which is not installed in this Python ({sys.executable}): install the build "
+        "for your hardware (https://pytorch.org/get-started/locally/), e.g. 'pip install torch', "
+        "or PyPI's default build with 'pip install vsrtn[torch]'")

@@ -1,24 +1,24 @@
 """Pretrained ImageNet features (VGG16 up to relu3_3, AlexNet) and LPIPS, from the safetensors
-files shipped in `vsrtn/data/` (made once by scripts/convert_features.py; licences in
-vsrtn/data/FEATURES-LICENSE.md). Nothing is downloaded or unpickled here.
+files shipped in `vsrtn/data/features/` (made once by scripts/convert_features.py; licences in
+vsrtn/data/features/LICENSE.md). Nothing is downloaded or unpickled here.
 """
 from __future__ import annotations
 
 import hashlib
 from functools import lru_cache
-from importlib import resources
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vsrtn import data
 from vsrtn.errors import WeightsError
 
 # sha256 of each shipped file: a damaged installation is an error, never silently other features.
 FEATURE_FILES = {
-    "vgg16-relu3_3": "a515b78bfb05ab340dc7134794239233a8b40b154107a5f874bc562e8ccf7bf5",
-    "lpips-alex": "ab5a36e33f79c2df05e1d1f850a380a74582507ddf8023f880e7470c52d8fdb5",
+    "vgg16-relu3_3": "37d63c3c25f30745e419d4c5039d3851d2164a792f091dfdcb8174ac78eaa396",
+    "lpips-alex": "07a1732c5f8a4165b2a7cf6afb65a42a557e6c3f8836f7f8608afdfcde49ad4e",
 }
 
 
@@ -27,15 +27,14 @@ def feature_weights(name: str) -> dict[str, np.ndarray]:
     """The shipped weights `name` ('vgg16-relu3_3' or 'lpips-alex') as {'Module/Conv_i/kernel': array}."""
     from safetensors.numpy import load
 
-    resource = resources.files("vsrtn") / "data" / f"{name}.safetensors"
     try:
-        data = resource.read_bytes()
+        raw = data.path("features", f"{name}.safetensors").read_bytes()
     except OSError as exc:
         raise WeightsError(f"vsrtn's feature weights {name}.safetensors are missing from the installation "
                            f"({exc}); reinstall vsrtn") from exc
-    if hashlib.sha256(data).hexdigest() != FEATURE_FILES[name]:
+    if hashlib.sha256(raw).hexdigest() != FEATURE_FILES[name]:
         raise WeightsError(f"vsrtn's feature weights {name}.safetensors do not match their checksum; reinstall vsrtn")
-    return load(data)
+    return load(raw)
 
 
 def _conv(w: dict[str, np.ndarray], prefix: str, **kw) -> nn.Conv2d:

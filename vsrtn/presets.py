@@ -1,7 +1,7 @@
 """YAML presets: named descriptions of degradation strength and the restore settings that fit.
 
-A preset is a name of a file in the repository's `presets/` (light, medium, heavy) or a path to a
-user's YAML file. A user's file may set `base: <name>` and override only some keys.
+A preset is the name of a shipped file (light, medium, heavy, in the package's `data/presets/`) or a
+path to a user's YAML file. A user's file may set `base: <name>` and override only some keys.
 """
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from vsrtn import data
 from vsrtn.errors import PresetError
 
 if TYPE_CHECKING:
     from vsrtn.engine import EngineSettings
     from vsrtn.scenecut import CutSettings
 
-PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+PRESETS_DIR = data.path("presets")
 
 # `restore:` / `colorize:` key -> (type, check, allowed-range text)
 _ENGINE_SCHEMA: dict[str, tuple[Any, Any, str]] = {

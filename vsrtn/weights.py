@@ -2,8 +2,8 @@
 
 Our format is one `.safetensors` file whose metadata holds the architecture (`RTNConfig`) and
 free-form provenance, listed in a `manifest.json` beside it with its sha256. Weights are looked
-up by name in the directories of $VSRTN_WEIGHTS (os.pathsep-separated) and the repository's
-`weights/`. A checksum mismatch is an error, never a warning.
+up by name in the directories of $VSRTN_WEIGHTS (os.pathsep-separated), then in the weights shipped
+with the package (`vsrtn/data/weights/`). A checksum mismatch is an error, never a warning.
 """
 from __future__ import annotations
 
@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from vsrtn import data
 from vsrtn.errors import WeightsError, shown
 from vsrtn.models.config import PUBLISHED, RTNConfig
 
 if TYPE_CHECKING:  # torch modules are imported where they are built
     from vsrtn.models.rtn import RTN
 
-REPO_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+SHIPPED_WEIGHTS = data.path("weights")
 MANIFEST = "manifest.json"
 MAX_CHECKPOINT_BYTES = 1 << 30  # a checkpoint (decompressed) or weights file larger than this is refused
 
@@ -34,7 +35,7 @@ MAX_CHECKPOINT_BYTES = 1 << 30  # a checkpoint (decompressed) or weights file la
 def weights_dirs() -> list[Path]:
     """Directories searched for weights, in order."""
     dirs = [Path(p) for p in os.environ.get("VSRTN_WEIGHTS", "").split(os.pathsep) if p]
-    return dirs + [REPO_WEIGHTS]
+    return dirs + [SHIPPED_WEIGHTS]
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -318,6 +319,22 @@ def load_weights_file(path: str | os.PathLike) -> "RTN":
     model = RTN(config)
     _load_strict(model, state, str(path))
     return model.eval()
+
+
+def weights_info(source: str | os.PathLike) -> dict[str, Any]:
+    """The provenance stored with vsrtn weights (a manifest name or a .safetensors file): training
+    record, evaluation; {} where there is none."""
+    path = Path(source)
+    if not path.exists() and path.suffix == "" and os.sep not in str(source):
+        return find_weights(str(source)).info
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            info = json.loads((f.metadata() or {}).get("info", "{}"))
+    except Exception as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
+    return info if isinstance(info, dict) else {}
 
 
 def load_model(source: str | os.PathLike, device: str | torch.device = "cpu") -> "RTN":

@@ -68,7 +68,7 @@ class TrainConfig:
     head_init: float = 0.0
     seed: int = 0
     data: str | None = None  # a folder of videos / frame sequences instead of the photographs
-    init: str | None = None  # a run's checkpoint.pt whose model weights a new run starts from (fine-tuning)
+    init: str | None = None  # weights a new run starts from (fine-tuning): a run's checkpoint.pt, or vsrtn weights
     log_every: int = 20
     checkpoint_every: int = 200
     device: str = "cpu"
@@ -297,10 +297,41 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     return 10 * math.log10(1.0 / max(mse, 1e-10))
 
 
+def _check_init(init: str) -> None:
+    """Refuse an `init` that is neither a run's checkpoint.pt nor vsrtn weights, before any work."""
+    if init.endswith(".pt") or init.endswith(".safetensors") or os.sep in init:
+        if not Path(init).is_file():
+            raise ValueError(f"train: 'init' must be a run's checkpoint.pt or vsrtn weights, got {init} (not a file)")
+        return
+    from vsrtn.errors import WeightsError
+    from vsrtn.weights import find_weights
+
+    try:
+        find_weights(init)
+    except WeightsError as exc:
+        raise ValueError(f"train: 'init' must be a run's checkpoint.pt or vsrtn weights: {exc}") from None
+
+
+LOG_EVERY_IN_RECORD = 100  # iterations between the log lines a weights file's training record keeps
+
+
+def run_record(run_dir: Path, iterations: int, settings: dict[str, Any]) -> dict[str, Any]:
+    """One run of a weights file's lineage: its settings and its log, thinned, up to `iterations`."""
+    log = []
+    path = run_dir / "log.jsonl"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    records = [r for r in (json.loads(line) for line in lines if line.strip()) if r.get("iter", 0) <= iterations]
+    for i, r in enumerate(records):
+        if "iter" in r and (r["iter"] % LOG_EVERY_IN_RECORD == 0 or i == len(records) - 1):
+            log.append({k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in r.items() if k != "eta_s"})
+    settings = {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
+    return {"run": run_dir.name, "iterations": iterations, "settings": settings, "log": log}
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, run_dir: Path, cache: Path, log=None) -> None:
-        if cfg.init and not Path(cfg.init).is_file():
-            raise ValueError(f"train: 'init' must be a run's checkpoint.pt, got {cfg.init} (not a file)")
+        if cfg.init:
+            _check_init(cfg.init)
         for name in ("objects", "holes"):
             if not 0.0 <= getattr(cfg, name) <= 1.0:
                 raise ValueError(f"train: '{name}' must be a share in [0, 1], got {getattr(cfg, name)}")
@@ -346,11 +377,12 @@ class Trainer:
         self._head_in: torch.Tensor | None = None
         self.model.head.out.register_forward_hook(self._watch_head)
         self.step = 0
-        self.init_iterations = 0  # training the init checkpoint had had
+        self.init_iterations = 0  # training the init weights had had
+        self.lineage: list[dict[str, Any]] = []  # the runs that made the init weights, oldest first
         self._stop = False
         if not self._resume():
             if cfg.init:
-                self._initialise(Path(cfg.init))
+                self._initialise(cfg.init)
             elif cfg.head_init > 0:
                 nn.init.normal_(self.model.head.out.weight, std=cfg.head_init)
 
@@ -374,20 +406,33 @@ class Trainer:
         """Was `ckpt` written by a model of this run's architecture?"""
         return RTNConfig.from_dict(ckpt.get("model_config", {})) == self.model.config
 
-    def _initialise(self, path: Path) -> None:
-        """Start from the model weights of another run's checkpoint (same architecture)."""
-        ckpt = torch.load(path, map_location=self.device, weights_only=False)
-        if not self._same_model(ckpt):
-            raise ValueError(f"train: 'init' {path} holds another architecture ({ckpt.get('model_config')})")
-        self.model.load_state_dict(ckpt["model"])
-        self.init_iterations = int(ckpt["step"]) + int(ckpt.get("init_iterations", 0))
-        self.log(f"train: starting from {path} ({self.init_iterations} iterations)")
+    def _initialise(self, source: str) -> None:
+        """Start from the model weights of a run's checkpoint.pt or of vsrtn weights (a name or a
+        .safetensors file) of this run's architecture; their training record becomes the lineage."""
+        if source.endswith(".pt"):
+            ckpt = torch.load(source, map_location=self.device, weights_only=True)
+            config, state = RTNConfig.from_dict(ckpt.get("model_config", {})), ckpt["model"]
+            self.init_iterations = int(ckpt["step"]) + int(ckpt.get("init_iterations", 0))
+            self.lineage = [*ckpt.get("lineage", []), run_record(Path(source).parent, int(ckpt["step"]),
+                                                                 ckpt["train_config"])]
+        else:
+            from vsrtn.weights import load_model, weights_info
+
+            model = load_model(source)
+            config, state = model.config, model.state_dict()
+            training = weights_info(source).get("training", {})
+            self.init_iterations = int(training.get("iterations", 0))
+            self.lineage = list(training.get("lineage", []))
+        if config != self.model.config:
+            raise ValueError(f"train: 'init' {source} holds another architecture ({config.to_dict()})")
+        self.model.load_state_dict(state)
+        self.log(f"train: starting from {source} ({self.init_iterations} iterations)")
 
     def _resume(self) -> bool:
         """Load this run's checkpoint if there is one; True if it did."""
         if not self.checkpoint_path.is_file():
             return False
-        ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=False)
+        ckpt = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
         same_model = self._same_model(ckpt)
         if not self.color and "lowpass" not in ckpt["train_config"]:
             raise ValueError(f"train: {self.checkpoint_path} was made by an earlier restoration recipe (plain L1 "
@@ -407,12 +452,13 @@ class Trainer:
             self.opt_d.load_state_dict(ckpt["opt_d"])
         self.step = ckpt["step"]
         self.init_iterations = int(ckpt.get("init_iterations", 0))
+        self.lineage = list(ckpt.get("lineage", []))
         self.log(f"train: resumed {self.checkpoint_path} at iteration {self.step}")
         return True
 
     def save_checkpoint(self) -> None:
         ckpt = {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
-                "init_iterations": self.init_iterations,
+                "init_iterations": self.init_iterations, "lineage": self.lineage,
                 "train_config": asdict(self.cfg), "model_config": self.model.config.to_dict()}
         if self.disc is not None:
             ckpt["disc"], ckpt["opt_d"] = self.disc.state_dict(), self.opt_d.state_dict()
@@ -593,6 +639,7 @@ class Trainer:
         info = {"config": self.model.config.to_dict(),
                 "training": {"command": command, "iterations": self.init_iterations + self.step,
                              "init_iterations": self.init_iterations, "settings": asdict(self.cfg),
+                             "lineage": [*self.lineage, run_record(self.run_dir, self.step, asdict(self.cfg))],
                              "data": self.cfg.data or "photographs from Debian wallpaper packages "
                                                       "and scikit-image (synthetic camera motion)"}}
         sha = save_weights(self.model, path, info)
