@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate docs/DEGRADATION.md's picture and parameter table from presets/*.yaml.
+"""Regenerate docs/DEGRADATION.md's picture and parameter table from the shipped presets (vsrtn/data/presets/*.yaml).
 
   python scripts/degradation_docs.py
 """

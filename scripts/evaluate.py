@@ -10,7 +10,7 @@ Baselines in the same run: the degraded input; OpenCV temporal non-local means
 (fastNlMeansDenoisingMulti, 5 frames); BM3D (vapoursynth-bm3d, Basic + Final) followed by a
 3-frame temporal median. Their strengths are tuned on one clip (bikes, medium) and stated.
 
-  python scripts/evaluate.py --max-frames 60    # each preset with its own weights (presets/*.yaml)
+  python scripts/evaluate.py --max-frames 60    # each preset with its own weights (its restore.weights)
 """
 from __future__ import annotations
 

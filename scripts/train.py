@@ -37,6 +37,8 @@ def main() -> int:
     ap.add_argument("--mask-supervision", type=float, default=d.mask_supervision)
     ap.add_argument("--lowpass", type=float, default=d.lowpass,
                     help="restoration: weight of the pixel loss's low-frequency part")
+    ap.add_argument("--keep-grain", action="store_true",
+                    help="restoration: the target keeps the degradation's grain (remove damage, keep texture)")
     ap.add_argument("--tied-reference", type=float, default=d.tied_reference,
                     help="colourisation: share of samples whose reference shows a clip frame")
     ap.add_argument("--reference-gap", default=f"{d.reference_gap[0]},{d.reference_gap[1]}",
@@ -68,7 +70,8 @@ def main() -> int:
     lo, hi = (int(v) for v in args.frames.split(","))
     cfg = TrainConfig(model=args.model, presets=args.presets.split(","), frames=(lo, hi), crop=args.crop,
                       batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
-                      mask_supervision=args.mask_supervision, lowpass=args.lowpass, tied_reference=args.tied_reference,
+                      mask_supervision=args.mask_supervision, lowpass=args.lowpass, keep_grain=args.keep_grain,
+                      tied_reference=args.tied_reference,
                       reference_gap=tuple(int(v) for v in args.reference_gap.split(",")), objects=args.objects,
                       holes=args.holes, ab_loss=args.ab_loss, head_init=args.head_init, seed=args.seed,
                       data=args.data, init=args.init, device=args.device, workers=args.workers)
@@ -94,6 +97,8 @@ def main() -> int:
                 argv += ["--holes", str(c.holes)]
             if c.ab_loss != "l1":
                 argv += ["--ab-loss", c.ab_loss]
+        if c.keep_grain:
+            argv += ["--keep-grain"]
         if c.objects:
             argv += ["--objects", str(c.objects)]
         if c.head_init:

@@ -10,7 +10,10 @@ outside the checkout, and use it there as a user would. Run by CI after the test
   there): `vsrtn --version`, `vsrtn doctor`, `Restore` with defaults through vspipe into ffmpeg,
   `Colorize` from a PNG keyframe, and `vsrtn restore` on a file with audio.
 
-    .venv/bin/python scripts/wheel_smoke.py [--keep DIR]
+    .venv/bin/python scripts/wheel_smoke.py [--keep DIR] [--python PYTHON]
+
+With --python (another base Python, e.g. 3.12), torch comes from the package index through the
+`torch` extra instead (a download of several GB).
 """
 from __future__ import annotations
 
@@ -115,6 +118,7 @@ print(f"Colorize: {out.num_frames} frames, mean chroma distance from gray {sprea
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--keep", default=None, help="work in this folder and keep it (default: a temporary one)")
+    ap.add_argument("--python", default=None, help="base Python of the new venv (default: the one of this venv)")
     args = ap.parse_args()
     work = Path(args.keep or tempfile.mkdtemp(prefix="vsrtn-wheel-")).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -128,12 +132,17 @@ def main() -> int:
         (wheel,) = [a for a in archives if a.suffix == ".whl"]
 
         env = work / "env"
-        run([sys._base_executable, "-m", "venv", env])
+        run([args.python or sys._base_executable, "-m", "venv", env])
         py = env / "bin" / "python"
         site = Path(run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
                         capture_output=True, text=True).stdout.strip())
-        print(f"[smoke] linked {link_distributions('torch', site)} files of torch and its requirements", file=sys.stderr)
-        run([py, "-m", "pip", "install", "--quiet", f"{wheel}[bestsource]", f"vapoursynth=={OLDEST_VAPOURSYNTH}"])
+        extras = "bestsource"
+        if args.python is None:
+            print(f"[smoke] linked {link_distributions('torch', site)} files of torch and its requirements",
+                  file=sys.stderr)
+        else:
+            extras += ",torch"
+        run([py, "-m", "pip", "install", "--quiet", f"{wheel}[{extras}]", f"vapoursynth=={OLDEST_VAPOURSYNTH}"])
 
         home = work / "home"
         home.mkdir(exist_ok=True)

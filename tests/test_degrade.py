@@ -106,6 +106,18 @@ def test_restoration_target_keeps_the_tone_and_nothing_else():
     assert np.array_equal(unfaded.target(img, 4), img)
 
 
+def test_damage_only_target_keeps_the_very_grain_the_frame_got():
+    img = clean()
+    grain_only = Degrader(only("grain", amount=[0.05, 0.05], size=[1, 1]), seed=3)
+    np.testing.assert_array_equal(grain_only.target(img, 2, keep=("grain",)), grain_only.frame(img, 2)[0])
+    assert not np.array_equal(grain_only.target(img, 3, keep=("grain",)), grain_only.frame(img, 2)[0])
+    d = Degrader(MEDIUM, seed=6)
+    kept = d.target(img, 4, keep=("grain",))
+    # The damaged frame is closer to the target that keeps its grain than to the grainless one.
+    frame = d.frame(img, 4)[0]
+    assert np.abs(frame - kept).mean() < np.abs(frame - d.target(img, 4)).mean()
+
+
 def test_scratches_persist_and_drift_slowly():
     d = Degrader(only("scratches", rate=[0.2, 0.2], lifetime=[60, 60], drift=[1, 1], length=[1, 1]), seed=2)
     img = np.full((64, 200), 0.5, np.float32)

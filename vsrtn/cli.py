@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+
 from vsrtn import __version__
 from vsrtn.errors import VsrtnError, torch_missing
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from vsrtn.errors import MissingDependency
+from vsrtn.errors import MissingDependency, torch_missing
 
 
 @dataclass
@@ -77,8 +77,6 @@ def check_torch() -> Check:
     except ModuleNotFoundError as exc:
         if exc.name != "torch":
             raise
-        from vsrtn.errors import torch_missing
-
         return Check("torch", False, str(torch_missing()))
     except Exception as exc:
         return Check("torch", False, f"cannot import: {exc}")

@@ -74,10 +74,11 @@ class Degrader:
         """(degraded, damage mask) for clean luma frame n (float32 [0, 1], (H, W))."""
         return self._render(clean, n, self.active)
 
-    def target(self, clean: np.ndarray, n: int) -> np.ndarray:
+    def target(self, clean: np.ndarray, n: int, keep: tuple[str, ...] = ()) -> np.ndarray:
         """What restoring frame n should give: the clean frame in this clip's tone (its tone
-        components, e.g. fading, applied; nothing else)."""
-        return self._render(clean, n, [(c, p) for c, p in self.active if c.tone])[0]
+        components, e.g. fading, applied) plus the components named in `keep` (e.g. "grain": the
+        texture a restoration keeps, in the very realisation frame n's degradation got)."""
+        return self._render(clean, n, [(c, p) for c, p in self.active if c.tone or c.name in keep])[0]
 
     def _render(self, clean: np.ndarray, n: int, components) -> tuple[np.ndarray, np.ndarray]:
         """Frame n with `components` (a subset of `active`, in order) applied, and their damage mask."""

@@ -54,6 +54,9 @@ class TrainConfig:
     # relative form it slowed early learning ~10x in a 120-step comparison (+0.04 vs +0.70 dB).
     mask_supervision: float = 0.0
     lowpass: float = 0.25  # restoration: weight of the pixel loss's low-frequency part (split_l1)
+    # Restoration: the target keeps the grain the degradation added (the same realisation), so the
+    # network learns to remove damage, flicker and blur and to keep the film's texture.
+    keep_grain: bool = False
     tied_reference: float = 0.7  # colourisation: share of samples whose reference shows a clip frame
     reference_gap: tuple[int, int] = (3, 12)  # colourisation: frames between an untied reference and the clip
     objects: float = 0.0  # share of photograph clips that get 1-2 objects moving on their own paths
@@ -113,7 +116,7 @@ class ClipSampler:
 
     def sample(self, k: int, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(degraded, target, damage mask), each (T, crop, crop) float32; the target is the clean
-        clip in the degraded clip's tone (`Degrader.target`)."""
+        clip in the degraded clip's tone (`Degrader.target`), with its grain where `keep_grain`."""
         rng = np.random.default_rng([self.cfg.seed, k])
         if self.photos is not None:
             clean = content.camera_clip(self.photos[int(rng.integers(len(self.photos)))], rng, frames, self.cfg.crop)
@@ -126,7 +129,8 @@ class ClipSampler:
         degrader = Degrader(self.specs[int(rng.integers(len(self.specs)))], seed=int(rng.integers(2**31)))
         start = int(rng.integers(0, 1000))  # a random stretch of the degradation's timeline
         pairs = [degrader.frame(f, start + t) for t, f in enumerate(clean)]
-        target = np.stack([degrader.target(f, start + t) for t, f in enumerate(clean)])
+        keep = ("grain",) if self.cfg.keep_grain else ()
+        target = np.stack([degrader.target(f, start + t, keep) for t, f in enumerate(clean)])
         return np.stack([p[0] for p in pairs]), target, np.stack([p[1] for p in pairs])
 
 
