@@ -37,7 +37,7 @@ GRAIN = 1.0  # Restore(grain=) of the extra vsrtn rows: remove damage, keep the 
 GRAIN_METHOD = f"vsrtn grain={GRAIN:g}"
 NLMEANS_GRID = (3, 5, 7, 10, 14, 20)  # baseline strengths tried (best mean PSNR on the tuning clip)
 BM3D_GRID = (5, 8, 12, 16, 24, 32)
-MVTOOLS_GRID = (100, 200, 400, 800)  # MDegrain2 thSAD
+MVTOOLS_GRID = (100, 200, 400, 800, 1600, 3200)  # MDegrain2 thSAD
 MV_CHAIN = "mvtools chain"
 
 
