@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: all setup doctor demo test test-cuda wheel-smoke device-bundle benchmark clean
+.PHONY: all setup doctor demo lint test test-cuda wheel-smoke device-bundle benchmark clean
 
 # The main job: set up, check the installation, and run the demo (out/demo/).
 all: setup doctor demo
@@ -16,6 +16,10 @@ doctor: setup
 
 demo: setup
 	@$(PY) scripts/demo.py --out out/demo
+
+# Style and correctness checks (ruff, configured in pyproject.toml).
+lint: setup
+	@$(VENV)/bin/ruff check vsrtn scripts tests
 
 test: setup
 	@$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -7,8 +7,8 @@ Modes:
                         (engine modes deflicker as the medium preset does unless --deflicker)
   engine-published-dis  published network size, DIS flow, our windows
   engine-published-raft published network size, RAFT (24 iterations), our windows
-  colorize-compact      the colourisation engine (compact colour model, default windows), one
-                        keyframe tied to frame 0 (warping + VGG matching + the colour RTN)
+  colorize-compact      the colorization engine (compact color model, default windows), one
+                        keyframe tied to frame 0 (warping + VGG matching + the color RTN)
   published-procedure   the published test procedure re-created with our code: RAFT 24
                         iterations, windows of 20 frames with stride 10, zero state per window,
                         every frame computed twice (overlaps averaged)
@@ -126,7 +126,8 @@ def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str, defl
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
     result = {"mode": mode, "size": f"{w}x{h}", "frames": count, "seconds": round(elapsed, 2),
-              "fps": round(count / elapsed, 4), "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+              "fps": round(count / elapsed, 4),
+              "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
               "rss_before_run_mib": round(rss_before / 1024, 1), "device": device, "precision": precision}
     if mode.startswith("engine-"):
         result["deflicker"], result["grain"] = deflicker, grain

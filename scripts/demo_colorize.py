@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Colour the 1952 film excerpt in ../shared/data/real/a_bomb_1952 from its four hand-coloured
+"""Color the 1952 film excerpt in ../shared/data/real/a_bomb_1952 from its four hand-colored
 keyframes, through the VapourSynth plugin (bestsource -> vsrtn.Colorize), and write a
-before/after strip (one row per shot) and optionally the coloured video.
+before/after strip (one row per shot) and optionally the colored video.
 
 Each keyframe is tied to the excerpt frame whose luma it matches best (the keyframes' file names
 count frames of the whole film); shot cuts are found by the in-house detector (on by default).
 
-  python scripts/demo_colorize.py --out docs/img/colorize_a_bomb.jpg [--video out/a_bomb_colour.mkv]
+  python scripts/demo_colorize.py --out docs/img/colorize_a_bomb.jpg [--video out/a_bomb_color.mkv]
 """
 from __future__ import annotations
 
@@ -36,16 +36,16 @@ def best_frames(keyframes: list[np.ndarray], lumas: list[np.ndarray]) -> list[in
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", default=None, help="colourisation weights (default: the preset's)")
+    ap.add_argument("--weights", default=None, help="colorization weights (default: the preset's)")
     ap.add_argument("--out", default="docs/img/colorize_a_bomb.jpg")
-    ap.add_argument("--video", default=None, help="also encode the coloured clip here (FFV1 .mkv)")
+    ap.add_argument("--video", default=None, help="also encode the colored clip here (FFV1 .mkv)")
     ap.add_argument("--sc-threshold", type=float, default=None, help="scene-cut threshold (default: the detector's)")
     args = ap.parse_args()
 
     import vapoursynth as vs
 
     import vsrtn
-    from vsrtn.io import read_gray, read_image
+    from vsrtn.media import read_gray, read_image
 
     video = FILM / "a-bomb_blast_effects_part.mp4"
     refs = sorted((FILM / "references").glob("*.png"))
@@ -58,15 +58,15 @@ def main() -> int:
 
     core = vs.core
     clip = core.bs.VideoSource(str(video))
-    coloured = vsrtn.Colorize(clip, [str(r) for r in refs], ref_frames=frames, weights=args.weights,
+    colored = vsrtn.Colorize(clip, [str(r) for r in refs], ref_frames=frames, weights=args.weights,
                               sc_threshold=args.sc_threshold, output="rgb")
-    rgb8 = coloured.resize.Point(format=vs.RGB24) if coloured.format.id != vs.RGB24 else coloured
+    rgb8 = colored.resize.Point(format=vs.RGB24) if colored.format.id != vs.RGB24 else colored
 
     def picture(n: int) -> np.ndarray:
         f = rgb8.get_frame(n)
         return np.stack([np.asarray(f[p]) for p in range(3)], -1)
 
-    # One row per shot: the film's frame, the coloured frame, a few frames later.
+    # One row per shot: the film's frame, the colored frame, a few frames later.
     rows = []
     for key in frames:
         later = min(key + 15, clip.num_frames - 1)
@@ -75,8 +75,8 @@ def main() -> int:
     strip = np.concatenate(rows, 0)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(args.out, cv2.cvtColor(strip, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-    print(f"demo_colorize: wrote {args.out} (columns: film at the keyframe, coloured, film 15 frames "
-          "later, coloured)", file=sys.stderr)
+    print(f"demo_colorize: wrote {args.out} (columns: film at the keyframe, colored, film 15 frames "
+          "later, colored)", file=sys.stderr)
     if args.video:
         import av
 

@@ -9,7 +9,7 @@
 # Results go to $OUT (default out/device). Run `make device-bundle` first: it puts what that
 # machine cannot fetch beside the tree (the VapourSynth wheel in .whl/, the training photographs
 # in .device/), to be carried along: run with carry [".whl", ".device"]. The tool takes at most
-# 64 MiB in all (tracked tree ~42 MB, .whl 6 MB, .device 17 MB in session 10); if it grows past
+# 64 MiB in all (tracked tree ~42 MB, .whl 6 MB, .device 17 MB when last measured); if it grows past
 # that, leave .whl behind (the plugin test is then skipped).
 #
 # Usage: [OUT=dir] [TRAIN_SECONDS=240] [TRAIN_ITERS=4000] scripts/device_check.sh

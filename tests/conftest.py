@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("VSRTN_SHARED", ROOT.parent / "shared"))  # project material beside the clone
 REFERENCE = SHARED / "reference"
+VSRTN = [sys.executable, "-m", "vsrtn.cli"]  # the command, run from the venv under test
+H, W = 40, 56  # the size of the color tests' clips
 
 
 def tiny_config(**overrides):
@@ -53,8 +57,7 @@ def to_x(clip: np.ndarray):
 def restore_in_order(engine, clip: np.ndarray, order, cuts=()) -> np.ndarray:
     """Every frame of `clip` restored by `engine`, window by window, requested in `order`;
     `cuts`: the frames that start a new shot."""
-    from vsrtn.scenecut import ShotStarts
-    from vsrtn.windows import cut_flags
+    from vsrtn.windows import ShotStarts, cut_flags
 
     plan = engine.plan(len(clip))
     shots = ShotStarts(frozenset(cuts))
@@ -69,7 +72,7 @@ def restore_in_order(engine, clip: np.ndarray, order, cuts=()) -> np.ndarray:
 def restore_every_way(engine, clip: np.ndarray) -> np.ndarray:
     """`clip` restored by `engine` in order, backwards and streamed by `run_clip` (no cuts);
     asserts the three agree exactly and returns the result."""
-    from vsrtn.scenecut import NO_CUTS
+    from vsrtn.windows import NO_CUTS
 
     linear = restore_in_order(engine, clip, range(len(clip)))
     backwards = restore_in_order(engine, clip, range(len(clip) - 1, -1, -1))
@@ -111,6 +114,104 @@ def venv_bin() -> Path:
 def _no_user_weights(monkeypatch):
     monkeypatch.delenv("VSRTN_WEIGHTS", raising=False)
     yield
+
+
+# ---------------------------------------------------------------- color
+
+
+def tiny_color_model(seed: int = 0):
+    """A random color RTN whose head is not zero, so the network visibly changes the hint."""
+    import torch
+
+    model = tiny_model(seed, in_channels=5, out_channels=2, guide_channel=2, output="linear")
+    torch.manual_seed(seed + 1)
+    torch.nn.init.normal_(model.head.out.weight, std=0.05)
+    return model
+
+
+@pytest.fixture(scope="session")
+def color_weights(tmp_path_factory):
+    """A tiny random-weight colorization network saved as vsrtn weights."""
+    from vsrtn.weights import save_weights
+
+    path = tmp_path_factory.mktemp("w") / "tiny-color.safetensors"
+    model = tiny_color_model()
+    save_weights(model, path, {"config": model.config.to_dict()})
+    return path
+
+
+def colored(gray: np.ndarray, hue: float) -> np.ndarray:
+    """An RGB keyframe with the gray frame's lightness and a strong color that varies across it."""
+    from vsrtn.color import luma_ab_to_rgb
+
+    ramp = np.linspace(0.5, 1.5, gray.shape[1], dtype=np.float32)[None, :].repeat(gray.shape[0], 0)
+    ab = np.stack([30 * np.cos(hue) * ramp, 30 * np.sin(hue) * ramp])
+    return luma_ab_to_rgb(gray, ab)
+
+
+@pytest.fixture(scope="session")
+def key_png(tmp_path_factory):
+    """A colored keyframe (PNG) of the first frame of `moving_clip(8, H, W)`."""
+    import cv2
+
+    path = tmp_path_factory.mktemp("k") / "key.png"
+    rgb = colored(moving_clip(8, H, W)[0], 0.5)
+    cv2.imwrite(str(path), cv2.cvtColor(np.rint(rgb * 255).astype(np.uint8), cv2.COLOR_RGB2BGR))
+    return path
+
+
+# ---------------------------------------------------------------- files, the command, scripts
+
+
+def make_video(path: Path, size="96x64", pix_fmt="yuv420p", codec="libx264", seconds=0.6, audio=True, rate=25):
+    """A test-pattern video made by ffmpeg, with a sine tone unless `audio` is False."""
+    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        codec_a = "flac" if path.suffix == ".mkv" else "aac"
+        cmd += ["-f", "lavfi", "-i", f"sine=frequency=330:duration={seconds}", "-c:a", codec_a]
+    cmd += ["-c:v", codec, "-pix_fmt", pix_fmt, "-shortest", str(path)]
+    subprocess.run(cmd, check=True)
+    return path
+
+
+def run(*args, check=True):
+    """`vsrtn ARGS...` in a subprocess; asserts success unless `check` is False."""
+    res = subprocess.run([*VSRTN, *map(str, args)], capture_output=True, text=True)
+    if check:
+        assert res.returncode == 0, res.stderr
+    return res
+
+
+def write_script(tmp_path, weights, body="clip = vsrtn.Restore(src, weights=W, window=4, context=2)",
+                 src="textured(vs.YUV420P8, 64, 48, 7)") -> str:
+    """A .vpy restoring (or running `body` on) a `vsclips.textured` clip, with weights `W`."""
+    script = tmp_path / "restore.vpy"
+    script.write_text(textwrap.dedent(f"""\
+        import sys
+        sys.path.insert(0, {str(ROOT / 'tests')!r})
+        import vapoursynth as vs
+        import vsrtn
+        from vsclips import textured
+        W = {weights!r}
+        src = {src}
+        {body}
+        clip.set_output()
+        """))
+    return str(script)
+
+
+def parse_y4m(data: bytes, w: int, h: int, chroma_div: int = 4) -> list[bytes]:
+    """The frames of an 8-bit y4m stream of size w x h (chroma planes 1/chroma_div of luma each)."""
+    header, _, rest = data.partition(b"\n")
+    assert header.startswith(b"YUV4MPEG2 ") and f" W{w} H{h} ".encode() in header + b" "
+    size = w * h + 2 * (w * h // chroma_div)
+    frames = []
+    while rest:
+        tag, _, rest = rest.partition(b"\n")
+        assert tag == b"FRAME", tag[:20]
+        frames.append(rest[:size])
+        rest = rest[size:]
+    return frames
 
 
 def pytest_report_header(config):

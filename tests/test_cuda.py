@@ -3,7 +3,7 @@ order or the number of CUDA streams, half precision, and training that resumes o
 
 These run only where CUDA is present: `make test-cuda` on a GPU machine (`scripts/device_check.sh`
 runs them there); everywhere else they are skipped, and the CPU-only error paths are tested in
-test_engine.py and test_plugin.py instead.
+test_engine.py and plugin/test_restore_filter.py instead.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import moving_clip, restore_every_way, restore_in_order, tiny_model, to_x
-
 from vsrtn.engine import Engine, EngineSettings
+
+from conftest import moving_clip, restore_every_way, restore_in_order, tiny_model, to_x
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (run by make test-cuda)")
 
@@ -83,8 +83,9 @@ def test_tiled_inference_on_cuda_matches_whole_frames():
 def test_plugin_streams_on_cuda_give_the_frames_of_one_stream(tmp_path):
     vs = pytest.importorskip("vapoursynth")
     import vsrtn
-    from vsclips import textured
     from vsrtn.weights import save_weights
+
+    from vsclips import textured
 
     weights = tmp_path / "tiny.safetensors"
     save_weights(tiny_model(seed=2), weights)
@@ -108,7 +109,8 @@ def test_plugin_streams_on_cuda_give_the_frames_of_one_stream(tmp_path):
 
 
 def test_training_on_cuda_resumes_on_cpu_and_exports(frames_folder, tmp_path):
-    from vsrtn.train.trainer import Trainer, TrainConfig
+    from vsrtn.train.config import TrainConfig
+    from vsrtn.train.trainer import Trainer
     from vsrtn.weights import load_model
 
     def cfg(device: str) -> TrainConfig:

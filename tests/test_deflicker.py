@@ -5,12 +5,12 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import moving_clip, restore_every_way, restore_in_order, tiny_model
-
 from vsrtn.deflicker import neighbourhood, stabilise
 from vsrtn.engine import Engine, EngineSettings
 from vsrtn.errors import ArgumentError, PresetError
 from vsrtn.presets import engine_settings, validate
+
+from conftest import moving_clip, restore_every_way, restore_in_order, tiny_model
 
 OFFSETS = np.array([0.0, 0.08, -0.05, 0.03, -0.07, 0.06, -0.02, 0.05, -0.04], np.float32)
 

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import vapoursynth as vs
 
-from vsclips import textured
-
 import vsrtn
 from vsrtn.degrade import Degrader, validate_spec
 from vsrtn.degrade.components import BY_NAME
 from vsrtn.errors import PresetError
 from vsrtn.presets import available, load_preset
+
+from vsclips import textured
 
 MEDIUM = load_preset("medium")["degradation"]
 
@@ -148,7 +148,7 @@ def test_templates_from_a_folder(tmp_path):
 
 @pytest.mark.parametrize("mutate,message", [
     (lambda s: s.update(smudge={}), "unknown component 'smudge'"),
-    (lambda s: s["dust"].update(colour=[0, 1]), "unknown key 'colour'"),
+    (lambda s: s["dust"].update(color=[0, 1]), "unknown key 'color'"),
     (lambda s: s["dust"].pop("size"), "missing key 'size'"),
     (lambda s: s["dust"].update(size=3), "'degradation.dust.size' must be [min, max]"),
     (lambda s: s["dust"].update(size=[5, 1]), "0.5 <= min <= max <= 20"),

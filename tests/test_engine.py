@@ -4,11 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import vapoursynth as vs
 
-from conftest import moving_clip, restore_in_order, tiny_model, to_x
-
+import vsrtn
 from vsrtn.engine import Engine, EngineSettings, blend_ramp, resolve_device, tile_starts
 from vsrtn.errors import ArgumentError, DeviceError
+
+from conftest import moving_clip, restore_in_order, tiny_model, to_x
+from vsclips import textured
 
 
 @pytest.fixture(scope="module")
@@ -159,3 +162,27 @@ def test_automatic_tiling_is_decided_once_per_frame_size(model, monkeypatch):
     assert engine.tiles_for(256, 320) == tile  # same engine, same frames: same decision
     assert Engine(model, "cpu", EngineSettings(window=4, context=1)).tiles_for(256, 320) is None
     assert engine.tiles_for(64, 64) is None  # small frames fit
+
+
+@pytest.fixture
+def tiny(tiny_weights):
+    return tiny_weights
+
+
+def test_one_non_finite_pixel_does_not_spread(tiny_weights):
+    clip = textured(vs.GRAYS, length=8)
+
+    def poison(n, f):
+        out = f.copy()
+        if n == 3:
+            a = np.asarray(out[0])
+            a[5, 5], a[6, 6], a[7, 7] = np.nan, np.inf, 1e30
+        return out
+
+    bad = clip.std.ModifyFrame(clip, poison)
+    out = vsrtn.Restore(bad, weights=tiny_weights, window=4, context=2, deflicker=0)
+    ref = vsrtn.Restore(clip, weights=tiny_weights, window=4, context=2, deflicker=0)
+    for n in range(8):
+        y, r = np.asarray(out.get_frame(n)[0]), np.asarray(ref.get_frame(n)[0])
+        assert np.isfinite(y).all(), n
+        assert np.abs(y - r).mean() < 0.02, n

@@ -1,6 +1,9 @@
 """Pretrained VGG16/AlexNet/LPIPS from the safetensors files shipped in the package."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import torch
 
 from vsrtn.features import LPIPS, VGG16Features
@@ -24,3 +27,20 @@ def test_lpips_is_a_distance_that_grows_with_distortion():
     d0, d1, d2 = lp(x, x).item(), lp(x, small).item(), lp(x, large).item()
     assert d0 == 0.0 and 0 < d1 < d2
     assert abs(lp(x, large).item() - lp(large, x).item()) < 1e-6
+
+
+def test_features_load_offline_from_the_package_without_unpickling(tmp_path):
+    code = ("import socket, pickle, urllib.request\n"
+            "def refuse(*a, **k): raise AssertionError('network or pickle used')\n"
+            "socket.socket = refuse; socket.create_connection = refuse; urllib.request.urlopen = refuse\n"
+            "pickle.load = refuse; pickle.loads = refuse; pickle.Unpickler = refuse\n"
+            "from vsrtn.models.colorize import ReferenceMatcher\n"
+            "from vsrtn.features import LPIPS\n"
+            "import torch\n"
+            "m = ReferenceMatcher('cpu'); print(tuple(m.features(torch.zeros(1, 1, 32, 32)).shape))\n"
+            "LPIPS('alex')\n"
+            "import sys; assert 'vsrtn.assets' not in sys.modules\n")
+    env = {"VSRTN_CACHE": str(tmp_path / "empty-cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert not (tmp_path / "empty-cache").exists()

@@ -5,12 +5,12 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import moving_clip, restore_every_way, restore_in_order, tiny_model
-
 from vsrtn.engine import Engine, EngineSettings
 from vsrtn.errors import ArgumentError, PresetError
 from vsrtn.grain import retain
 from vsrtn.presets import engine_settings, validate
+
+from conftest import moving_clip, restore_every_way, restore_in_order, tiny_model
 
 
 def grainy(seed: int = 0, h: int = 96, w: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

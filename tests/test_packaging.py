@@ -6,8 +6,6 @@ import subprocess
 import sys
 import zipfile
 
-import pytest
-
 import vsrtn
 from tests.conftest import ROOT
 from vsrtn import data, doctor, weights
@@ -76,7 +74,7 @@ def test_without_torch_doctor_fails_naming_it():
     assert any(l.startswith("[FAIL] restore") for l in out.stdout.splitlines())
 
 
-def test_doctor_restores_and_colourises_the_sample():
+def test_doctor_restores_and_colorizes_the_sample():
     restore, colorize = doctor.check_restore(), doctor.check_colorize()
     assert restore.ok, restore.detail
     assert colorize.ok, colorize.detail

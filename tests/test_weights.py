@@ -5,14 +5,19 @@ import gzip
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
+import vapoursynth as vs
 
-from conftest import REFERENCE, tiny_model
-
+import vsrtn
 from vsrtn import weights
 from vsrtn.errors import WeightsError
+from vsrtn.weights import save_weights
+
+from conftest import REFERENCE, tiny_model
+from vsclips import textured
 
 
 def test_save_and_load_roundtrip_keeps_config_and_outputs(tmp_path):
@@ -80,8 +85,9 @@ def test_plain_and_gzipped_published_checkpoints_load_alike(tmp_path):
 def test_convert_command_writes_weights_and_manifest(tmp_path):
     out = tmp_path / "rtn_published.safetensors"
     manifest = tmp_path / "manifest.json"
-    res = subprocess.run([sys.executable, "-m", "vsrtn.cli", "convert", str(REFERENCE / "rtn_official_random_netG.pth.gz"),
-                          str(out), "--manifest", str(manifest)], capture_output=True, text=True)
+    published = REFERENCE / "rtn_official_random_netG.pth.gz"
+    res = subprocess.run([sys.executable, "-m", "vsrtn.cli", "convert", str(published), str(out), "--manifest",
+                          str(manifest)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     entry = json.loads(manifest.read_text())["weights"]["rtn_published"]
     assert entry["sha256"] == weights.sha256_file(out)
@@ -104,14 +110,95 @@ def test_convert_command_reports_errors(tmp_path):
 
 
 def test_presets_name_shipped_weights_of_the_right_kind():
-    """A fresh clone restores and colours with the presets' defaults: the weights they name are in
+    """A fresh clone restores and colors with the presets' defaults: the weights they name are in
     the repository's manifest, at most 20 MB, load with a verified checksum, and are the right kind."""
-    from vsrtn.models.colorize import is_colour_model
+    from vsrtn.models.colorize import is_color_model
     from vsrtn.presets import available, load_preset
 
     for name in available():
         preset = load_preset(name)
-        for section, colour in (("restore", False), ("colorize", True)):
+        for section, color in (("restore", False), ("colorize", True)):
             entry = weights.find_weights(preset[section]["weights"])
             assert entry.path.stat().st_size <= 20 * 2**20
-            assert is_colour_model(weights.load_model(entry.name).config) == colour
+            assert is_color_model(weights.load_model(entry.name).config) == color
+
+
+@pytest.fixture
+def tiny(tiny_weights):
+    return tiny_weights
+
+
+def _safetensors_with(path: Path, config, state=None) -> Path:
+    from safetensors.torch import save_file
+
+    state = state if state is not None else {"x": torch.zeros(1)}
+    save_file(state, str(path), metadata={"format": "vsrtn-rtn/1", "config": json.dumps(config)})
+    return path
+
+
+def test_architecture_metadata_is_bounded_before_anything_is_allocated(tmp_path):
+    from vsrtn.weights import load_model
+
+    bomb = _safetensors_with(tmp_path / "bomb.safetensors", {"depths": [2] * 20000, "num_heads": [4] * 20000})
+    with pytest.raises(WeightsError, match=r"'depths' must be 1..8 integers in 1..32"):
+        load_model(bomb)
+    wide = _safetensors_with(tmp_path / "wide.safetensors", {"embed_dim": 10**9})
+    with pytest.raises(WeightsError, match="'embed_dim' must be an integer in 4..512"):
+        load_model(wide)
+    # A valid config whose tensors the file does not hold: refused from the header alone.
+    small = _safetensors_with(tmp_path / "small.safetensors", {"embed_dim": 512, "depths": [32] * 8,
+                                                               "num_heads": [4] * 8})
+    with pytest.raises(WeightsError, match="does not fit"):
+        load_model(small)
+
+
+@pytest.mark.parametrize("meta,message", [({"format": "vsrtn-rtn/1"}, "'config'"),
+                                          ({"format": "vsrtn-rtn/1", "config": "{not json"}, "'config'"),
+                                          ({"format": "vsrtn-rtn/1", "config": "[1, 2]"}, "'config'")])
+def test_bad_config_metadata_is_an_error_at_evaluation(tmp_path, meta, message):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "w.safetensors"
+    save_file({"x": torch.zeros(1)}, str(path), metadata=meta)
+    with pytest.raises(vs.Error, match=message):
+        vsrtn.Restore(textured(length=2), weights=str(path))
+
+
+def test_nan_weights_are_refused(tmp_path):
+    from vsrtn.weights import load_model
+
+    model = tiny_model()
+    with torch.no_grad():
+        next(model.parameters())[0].fill_(float("nan"))
+    save_weights(model, tmp_path / "nan.safetensors")
+    with pytest.raises(WeightsError, match="NaN or infinite"):
+        load_model(tmp_path / "nan.safetensors")
+
+
+def test_decompression_is_bounded(tmp_path, monkeypatch):
+    from vsrtn import weights
+
+    monkeypatch.setattr(weights, "MAX_CHECKPOINT_BYTES", 1 << 20)
+    bomb = tmp_path / "net_G.pth.gz"
+    bomb.write_bytes(gzip.compress(b"\0" * (4 << 20)))
+    with pytest.raises(WeightsError, match="more than 1 MiB"):
+        weights.load_model(bomb)
+
+
+def test_a_broken_manifest_entry_is_reported_not_fatal(tmp_path, monkeypatch, tiny_weights):
+    from vsrtn import doctor
+    from vsrtn.weights import find_weights, list_weights
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"weights": {"nofile": {"sha256": "0" * 64}}}))
+    broken = tmp_path / "unreadable"
+    (broken / "manifest.json").mkdir(parents=True)  # a manifest that cannot be read
+    monkeypatch.setenv("VSRTN_WEIGHTS", f"{tmp_path}:{broken}")
+    entries = {e.name: e for e in list_weights()}
+    assert "needs 'file'" in entries["nofile"].problem()
+    assert "rtn-compact" in entries and entries["rtn-compact"].problem() is None  # the shipped ones still work
+    assert find_weights("rtn-compact").problem() is None
+    lines: list[str] = []
+    assert doctor.run(lines.append) == 1
+    assert any("FAIL" in line and "nofile" in line for line in lines)
+    assert any("FAIL" in line and "unreadable" in line for line in lines)
+    assert not any("crashed" in line for line in lines)

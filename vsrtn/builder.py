@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from vsrtn.errors import ArgumentError, VsrtnError
+from vsrtn.options import check, is_int
 
 SECTIONS = ("restore", "colorize")
 
@@ -35,13 +36,8 @@ class DeviceOptions:
         return cls(name, int(index) if index else 0, fp16)
 
     def validate(self, func: str) -> None:
-        from vsrtn.engine import is_int
-
-        for name, lo, hi in (("index", 0, 64), ("streams", 1, 16)):
-            value = getattr(self, name)
-            if not is_int(value) or not lo <= value <= hi:
-                arg = {"index": "device_index", "streams": "num_streams"}[name]
-                raise ArgumentError(func, arg, f"an integer in {lo}..{hi}", value)
+        check("device_index", self.index, func)
+        check("num_streams", self.streams, func)
         if self.fp16 is not None and not isinstance(self.fp16, bool):
             raise ArgumentError(func, "fp16", "None, True or False", self.fp16)
 
@@ -71,8 +67,6 @@ def _is_path(value: object) -> bool:
 
 def parse_tile(tile: Any, func: str) -> tuple[int, int] | None:
     """None, an int or [width, height] -> (width, height) or None."""
-    from vsrtn.engine import is_int
-
     if tile is None:
         return None
     if is_int(tile):

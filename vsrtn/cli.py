@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import glob
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -12,14 +11,11 @@ from pathlib import Path
 from vsrtn import __version__
 from vsrtn.errors import VsrtnError, torch_missing
 
-VIDEO_EXTS = (".mkv", ".mp4", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".mxf", ".nut", ".y4m")
-
-
 # ---------------------------------------------------------------- shared options
 
 
 def _add_encoder_options(p: argparse.ArgumentParser) -> None:
-    from vsrtn.io import ENCODERS
+    from vsrtn.media import ENCODERS
 
     g = p.add_argument_group("output")
     g.add_argument("--encoder", default="x264", choices=sorted(ENCODERS), help="video encoder (default x264)")
@@ -31,7 +27,7 @@ def _add_encoder_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("-q", "--quiet", action="store_true", help="no progress bars (for logs)")
 
 
-def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration", colour: bool = False) -> None:
+def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration", color: bool = False) -> None:
     g = p.add_argument_group(title)
     g.add_argument("--preset", default="medium", help="light, medium, heavy or a YAML file")
     g.add_argument("--weights", default=None, help="weights name or file (default: the preset's)")
@@ -39,7 +35,7 @@ def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration",
     g.add_argument("--fp16", action="store_true", help="half precision (CUDA)")
     g.add_argument("--window", type=int, default=None)
     g.add_argument("--context", type=int, default=None)
-    if not colour:
+    if not color:
         g.add_argument("--deflicker", type=int, default=None,
                        help="frames each side that steady brightness after the network (0: off; default: the preset's)")
         g.add_argument("--grain", type=float, default=None,
@@ -53,7 +49,7 @@ def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration",
 
 def _encoder(args, func: str):
     """The output options, validated before any work."""
-    from vsrtn.io import EncoderSettings
+    from vsrtn.media import EncoderSettings
 
     settings = EncoderSettings(encoder=args.encoder, quality=args.quality, preset=args.encoder_preset,
                                pix_fmt=args.pix_fmt)
@@ -107,14 +103,14 @@ def _warn(text: str) -> None:
     print(f"vsrtn: warning: {text}", file=sys.stderr)
 
 
-def _run_one(src: Path, dst: Path, transform, args, encoder, position: int = 0, colour: bool = False):
+def _run_one(src: Path, dst: Path, transform, args, encoder, position: int = 0, color: bool = False):
     from vsrtn.pipeline import check_paths, transcode
 
     check_paths(src, dst, args.overwrite)
     progress = _Progress(args.quiet, src.name, position)
     try:
         return transcode(src, dst, transform, encoder, overwrite=args.overwrite, progress=progress,
-                         colour=colour, warn=_warn)
+                         color=color, warn=_warn)
     finally:
         progress.close()
 
@@ -152,7 +148,7 @@ def _cmd_restore(args) -> int:
 
 def _cmd_colorize(args) -> int:
     from vsrtn.colorize import Reference, fit_reference
-    from vsrtn.io import VideoSource, read_image
+    from vsrtn.media import VideoSource, read_image
     from vsrtn.pipeline import check_paths, engine_transform
 
     func = "vsrtn colorize"
@@ -168,7 +164,7 @@ def _cmd_colorize(args) -> int:
             raise VsrtnError(f"--ref {text}: frame {frame} is past the end of {src} ({info.frames} frames)")
         refs.append(Reference(fit_reference(read_image(path), info.width, info.height), frame))
     engine = _build(args, "colorize", func, refs)
-    res = _run_one(src, dst, engine_transform(engine), args, encoder, colour=True)
+    res = _run_one(src, dst, engine_transform(engine), args, encoder, color=True)
     print(f"{res.output}: {res.frames} frames in {res.seconds:.1f} s", file=sys.stderr)
     return 0
 
@@ -191,13 +187,16 @@ def expand_inputs(items: list[str], exclude: Path | None = None) -> list[tuple[P
     """Files, folders (their video files, recursively) and globs -> sorted unique (path, name
     relative to its input root): a file found in a folder keeps its path below that folder, a
     file named directly or by a glob its name. Files under `exclude` (the output folder) are left out."""
+    from vsrtn.atomic import PARTIAL
+    from vsrtn.media import VIDEO_EXTS
+
     found: list[tuple[Path, Path]] = []
     for item in items:
         matches = [Path(m) for m in sorted(glob.glob(item, recursive=True))] or [Path(item)]
         for m in matches:
             if m.is_dir():
                 found += sorted((p, p.relative_to(m)) for p in m.rglob("*") if p.is_file()
-                                and p.suffix.lower() in VIDEO_EXTS and ".vsrtn-partial" not in p.name)
+                                and p.suffix.lower() in VIDEO_EXTS and PARTIAL not in p.name)
             else:
                 found.append((m, Path(m.name)))
     unique: list[tuple[Path, Path]] = []
@@ -228,8 +227,9 @@ def batch_outputs(inputs: list[tuple[Path, Path]], outdir: Path, ext: str) -> li
 
 
 def _cmd_batch(args) -> int:
+    from vsrtn.atomic import atomic_write
     from vsrtn.pipeline import FileResult, check_writable, engine_transform
-    from vsrtn.weights import atomic_write, sha256_file
+    from vsrtn.weights import sha256_file
 
     func = "vsrtn batch"
     encoder = _encoder(args, func)
@@ -288,7 +288,7 @@ def _cmd_batch(args) -> int:
 
 def vpy_script(src: Path, preset: str, weights: str | None = None, sc_threshold: float | None = None,
                refs: list[tuple[str, int | None]] | None = None) -> str:
-    """The text of a .vpy script that restores (or, with `refs`, colours) `src`. Every value
+    """The text of a .vpy script that restores (or, with `refs`, colors) `src`. Every value
     from the user enters as a Python literal made by repr(); none is written into a comment."""
     options = [f"preset={preset!r}"]
     if weights:
@@ -321,7 +321,7 @@ def _cmd_vpy(args) -> int:
         from vsrtn.scenecut import check_threshold
 
         check_threshold(args.sc_threshold, "vsrtn vpy")
-    from vsrtn.weights import atomic_write
+    from vsrtn.atomic import atomic_write
 
     atomic_write(out, vpy_script(src, args.preset, args.weights, args.sc_threshold, refs).encode())
     print(f"wrote {out}", file=sys.stderr)
@@ -352,12 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_encoder_options(p)
     p.set_defaults(func=_cmd_batch)
 
-    p = sub.add_parser("colorize", help="colour a black-and-white video from colour keyframes")
+    p = sub.add_parser("colorize", help="color a black-and-white video from color keyframes")
     p.add_argument("input")
     p.add_argument("output", help="output file; the extension picks the container")
     p.add_argument("--ref", action="append", required=True, metavar="IMAGE[@FRAME]",
-                   help="a colour keyframe; @FRAME ties it to the frame it shows (repeat for more)")
-    _add_restore_options(p, "colourisation", colour=True)
+                   help="a color keyframe; @FRAME ties it to the frame it shows (repeat for more)")
+    _add_restore_options(p, "colorization", color=True)
     _add_encoder_options(p)
     p.set_defaults(func=_cmd_colorize)
 
@@ -376,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None)
     p.add_argument("--sc-threshold", type=float, default=None)
     p.add_argument("--ref", action="append", default=None, metavar="IMAGE[@FRAME]",
-                   help="colour keyframes: write a vsrtn.Colorize script instead of Restore")
+                   help="color keyframes: write a vsrtn.Colorize script instead of Restore")
     p.add_argument("--overwrite", action="store_true")
     p.set_defaults(func=_cmd_vpy)
 

@@ -1,4 +1,4 @@
-"""Sample-value and colour-space conversions: clip planes <-> [0, 1], sRGB <-> Lab, RGB <-> YCbCr."""
+"""Sample-value and color-space conversions: clip planes <-> [0, 1], sRGB <-> Lab, RGB <-> YCbCr."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -63,7 +63,7 @@ _RGB_TO_XYZ = [[0.412453, 0.357580, 0.180423],
                [0.212671, 0.715160, 0.072169],
                [0.019334, 0.119193, 0.950227]]
 _WHITE = [0.950456, 1.0, 1.088754]
-AB_SCALE = 110.0  # |a|, |b| of sRGB colours stay below this: the network's ab unit
+AB_SCALE = 110.0  # |a|, |b| of sRGB colors stay below this: the network's ab unit
 
 
 def _srgb_to_linear(c: torch.Tensor) -> torch.Tensor:
@@ -94,7 +94,7 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
-    """Inverse of `rgb_to_lab`; out-of-gamut colours are clipped to [0, 1]."""
+    """Inverse of `rgb_to_lab`; out-of-gamut colors are clipped to [0, 1]."""
     import torch
 
     L, a, b = lab.float().unbind(-3)
@@ -117,7 +117,7 @@ LUMA_COEFFS = {1: (0.2126, 0.0722), 5: (0.299, 0.114), 6: (0.299, 0.114), 9: (0.
 DEFAULT_MATRIX = 1  # BT.709 when a clip does not say
 
 
-def colour_matrix(code: int) -> int:
+def color_matrix(code: int) -> int:
     """The matrix chroma is written in for a `_Matrix`/colorspace code: the code itself when known,
     else BT.709 (also for 0 = RGB and 2 = unspecified)."""
     return code if code in LUMA_COEFFS else DEFAULT_MATRIX
@@ -152,7 +152,7 @@ def rgb_luma(rgb: torch.Tensor, matrix: int = DEFAULT_MATRIX) -> torch.Tensor:
 
 
 def luma_ab_to_rgb(y: np.ndarray, ab: np.ndarray) -> np.ndarray:
-    """Gray luma (H, W) in [0, 1] with colour ab (2, H, W) -> R'G'B' (H, W, 3) in [0, 1]."""
+    """Gray luma (H, W) in [0, 1] with color ab (2, H, W) -> R'G'B' (H, W, 3) in [0, 1]."""
     import torch
 
     light = gray_to_lightness(torch.tensor(y, dtype=torch.float32))  # a copy: frames may be read-only
@@ -161,7 +161,7 @@ def luma_ab_to_rgb(y: np.ndarray, ab: np.ndarray) -> np.ndarray:
 
 
 def ab_to_chroma(y: np.ndarray, ab: np.ndarray, matrix: int, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Cb and Cr in [-0.5, 0.5] of luma y (H, W) coloured with ab (2, H, W), in `matrix`, at the
+    """Cb and Cr in [-0.5, 0.5] of luma y (H, W) colored with ab (2, H, W), in `matrix`, at the
     chroma plane size `size` (width, height; area-averaged when subsampled)."""
     import cv2
 
@@ -169,3 +169,12 @@ def ab_to_chroma(y: np.ndarray, ab: np.ndarray, matrix: int, size: tuple[int, in
     if size != (y.shape[1], y.shape[0]):
         cb, cr = (cv2.resize(c, size, interpolation=cv2.INTER_AREA) for c in (cb, cr))
     return cb, cr
+
+
+def chroma_codes(y: np.ndarray, ab: np.ndarray, matrix: int, size: tuple[int, int], bits: int, is_float: bool,
+                 limited: bool, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Cb and Cr sample planes (`dtype`, `bits`, range) of luma y (H, W) in [0, 1] colored with
+    ab (2, H, W), at the chroma plane size `size` (width, height): the one path by which the
+    plugin and the command line write predicted color."""
+    cb, cr = ab_to_chroma(y, ab, matrix, size)
+    return (unit_to_chroma(cb, bits, is_float, limited, dtype), unit_to_chroma(cr, bits, is_float, limited, dtype))

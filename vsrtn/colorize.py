@@ -1,4 +1,4 @@
-"""Colourisation engine: colour keyframes (references), which of them each window may use, and
+"""Colorization engine: color keyframes (references), which of them each window may use, and
 the windowed run. Independent of VapourSynth; the plugin and the `vsrtn colorize` command drive it.
 
 Frames in are gray luma planes, float32 (H, W) in [0, 1]; results are ab planes (2, H, W) in Lab
@@ -7,8 +7,6 @@ units, to be joined with the untouched source luma (`vsrtn.color.luma_ab_to_rgb`
 from __future__ import annotations
 
 import bisect
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -16,19 +14,29 @@ import cv2
 import numpy as np
 import torch
 
+from vsrtn.cache import LRUCache
 from vsrtn.color import AB_SCALE, gray_to_lightness, rgb_luma, rgb_to_lab
 from vsrtn.engine import Engine, EngineSettings, Support, finite
 from vsrtn.errors import ArgumentError
-from vsrtn.models.colorize import (CHAIN_HORIZON, COLOUR_CHANNELS, ChainState, ReferenceMatcher, ReferenceSet,
-                                   chain_step, colour_hints, network_input, propagation_size,
-                                   to_propagation_size)
+from vsrtn.models.colorize import (
+    CHAIN_HORIZON,
+    COLOR_CHANNELS,
+    ChainState,
+    ReferenceMatcher,
+    ReferenceSet,
+    chain_step,
+    color_hints,
+    network_input,
+    propagation_size,
+    to_propagation_size,
+)
 from vsrtn.models.rtn import RTN
-from vsrtn.windows import Window
+from vsrtn.windows import CutBetween, CutFlags, Window
 
 
 @dataclass(frozen=True, eq=False)
 class Reference:
-    """A colour keyframe: R'G'B' (H, W, 3) float32 in [0, 1] at the clip's size, and the clip
+    """A color keyframe: R'G'B' (H, W, 3) float32 in [0, 1] at the clip's size, and the clip
     frame it shows (None: not tied to a frame; matched wherever its content appears)."""
 
     rgb: np.ndarray
@@ -44,10 +52,10 @@ def fit_reference(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.clip(cv2.resize(rgb.astype(np.float32), (width, height), interpolation=interp), 0, 1)
 
 
-def references_for_window(frames: Sequence[int], cuts: Sequence[bool] | None,
+def references_for_window(frames: Sequence[int], cuts: CutFlags | None,
                           ref_frames: Sequence[int | None]) -> list[tuple[int, ...]]:
     """For each position of a window (its source frame indices and cut flags), the indices of the
-    references it may take colour from. A pure function of the window, so seeking gives the same
+    references it may take color from. A pure function of the window, so seeking gives the same
     result: a shot piece inside the window uses the references tied to its frames, plus the
     nearest tied ones before/after the window when no cut inside the window separates it from
     them; references tied to no frame are candidates everywhere."""
@@ -97,7 +105,7 @@ CUT = "cut"  # a chain that ended at a scene cut: its keyframe belongs to anothe
 
 
 class KeyframeChains:
-    """Colour of tied keyframes carried frame by frame along flow, forward from each keyframe up to
+    """Color of tied keyframes carried frame by frame along flow, forward from each keyframe up to
     CHAIN_HORIZON frames and backward as far, each step fused with the keyframe's straight warp
     (`chain_step`); a chain ends where frames stop lining up, or at a cut, which also tells that
     the keyframe belongs to another shot. A frame uses the chain of the nearest keyframe at or
@@ -119,9 +127,7 @@ class KeyframeChains:
             luma = to_propagation_size(rgb_luma(rgb)[0].numpy(), self.size)
             ab = np.stack([to_propagation_size(c, self.size) for c in rgb_to_lab(rgb)[1:].numpy()])
             self._keys[frame] = (luma, ab)
-        self.capacity = capacity
-        self._memo: OrderedDict[tuple[int, int, int], ChainState | str | None] = OrderedDict()
-        self._lock = threading.Lock()
+        self._memo: LRUCache[ChainState | str] = LRUCache(capacity)
 
     def origin(self, frame: int, direction: int) -> int | None:
         """The keyframe frame whose chain reaches `frame` going in `direction`, or None (a
@@ -133,20 +139,6 @@ class KeyframeChains:
             i = bisect.bisect_right(self._frames, frame)
             k = self._frames[i] if i < len(self._frames) else None
         return k if k is not None and abs(frame - k) <= CHAIN_HORIZON else None
-
-    def _recall(self, key: tuple[int, int, int]) -> tuple[bool, ChainState | str | None]:
-        with self._lock:
-            if key in self._memo:
-                self._memo.move_to_end(key)
-                return True, self._memo[key]
-        return False, None
-
-    def _remember(self, key: tuple[int, int, int], state: ChainState | str | None) -> None:
-        with self._lock:
-            self._memo[key] = state
-            self._memo.move_to_end(key)
-            while len(self._memo) > self.capacity:
-                self._memo.popitem(last=False)
 
     def plan(self, frames: Sequence[int]) -> ChainPlan:
         """The walks that give chain states for every frame in `frames`, each starting from the
@@ -162,8 +154,8 @@ class KeyframeChains:
                 near, far = (min(targets), max(targets)) if direction > 0 else (max(targets), min(targets))
                 start, state = k, ChainState(self._keys[k][1], np.ones(self.size, np.float32), 0)
                 for m in range(near, k, -direction):  # the memoised state closest to the targets
-                    hit, remembered = self._recall((direction, k, m))
-                    if hit:
+                    remembered = self._memo.get((direction, k, m))
+                    if remembered is not None:
                         start, state = m, remembered
                         break
                 walks.append(Walk(direction, k, self.tied[k], start, state, far))
@@ -172,7 +164,7 @@ class KeyframeChains:
         return ChainPlan(tuple(walks), tuple(sorted(needed)))
 
     def walk(self, plan: ChainPlan, luma_of: Callable[[int], np.ndarray],
-             cut_between: Callable[[int, int], bool]) -> dict[tuple[int, int], tuple[int, ChainState | str]]:
+             cut_between: CutBetween) -> dict[tuple[int, int], tuple[int, ChainState | str]]:
         """Run `plan`'s walks: {(direction, frame): (reference, state)} for every frame the chain
         reaches, and (reference, CUT) for every target past a cut on the way. `luma_of(i)`:
         source frame i's luma (H, W) in [0, 1]; `cut_between(a, b)`: adjacent frames a and b
@@ -197,7 +189,7 @@ class KeyframeChains:
                     state = chain_step(state, small, nxt_small, key_luma, key_ab)
                     small = nxt_small
                 frame = nxt
-                self._remember((d, w.key, frame), state)
+                self._memo.put((d, w.key, frame), state)
             if state is CUT:
                 out.update({(d, f): (w.ref, CUT) for f in range(frame, w.stop + d, d)})
         return out
@@ -214,16 +206,16 @@ def chain_results(states: Mapping[tuple[int, int], tuple[int, ChainState | str]]
 
 
 class ColorEngine(Engine):
-    """Runs a colourisation RTN window by window with the given references. `run_window` returns
+    """Runs a colorization RTN window by window with the given references. `run_window` returns
     the core frames' ab planes (2, H, W) in Lab units."""
 
-    CHANNELS = COLOUR_CHANNELS
-    KIND = "colourisation"
+    CHANNELS = COLOR_CHANNELS
+    KIND = "colorization"
 
     def __init__(self, model: RTN, device: torch.device | str, settings: EngineSettings | None,
                  references: Sequence[Reference]) -> None:
         if not references:
-            raise ArgumentError("ColorEngine", "ref", "at least one colour reference")
+            raise ArgumentError("ColorEngine", "ref", "at least one color reference")
         for name, stage in (("deflicker", "brightness steadying"), ("grain", "grain retention")):
             value = getattr(settings, name) if settings is not None else 0
             if value:
@@ -244,7 +236,7 @@ class ColorEngine(Engine):
 
     @torch.inference_mode()
     def run_window(self, frames: Sequence[np.ndarray], window: Window,
-                   cuts: Sequence[bool] | None = None, support: Support | None = None) -> list[np.ndarray]:
+                   cuts: CutFlags | None = None, support: Support | None = None) -> list[np.ndarray]:
         """ab planes (2, H, W) of the core frames of `window` from its gray source frames.
         `support`: `prepare(window)` and the luma of the frames it lists (without it, those must
         all be frames of the window)."""
@@ -254,21 +246,21 @@ class ColorEngine(Engine):
         lumas: dict[int, np.ndarray] = dict(zip(window.frames, frames))
         flags = list(cuts) if cuts is not None else [False] * len(frames)
         cut_pairs = {frozenset(window.frames[p - 1:p + 1]) for p in range(1, len(frames)) if flags[p]}
-        cut_between: Callable[[int, int], bool] = lambda a, b: frozenset((a, b)) in cut_pairs  # noqa: E731
+        cut_between: CutBetween = lambda a, b: frozenset((a, b)) in cut_pairs
         plan = self.prepare(window) if support is None else support.plan
         if support is not None:
             lumas.update({i: finite(y) for i, y in support.lumas.items()})
-            cut_between = lambda a, b, inside=cut_between: inside(a, b) or support.cut_between(a, b)  # noqa: E731
+            cut_between = lambda a, b, inside=cut_between: inside(a, b) or support.cut_between(a, b)
         missing = [i for i in plan.frames if i not in lumas]
         if missing:
             raise ValueError(f"run_window: source frames {missing[:8]} are needed for keyframe chains; "
                              "pass them in `support` (see prepare)")
-        # A keyframe whose chain met a cut on the way lies in another shot: it gives no colour here.
+        # A keyframe whose chain met a cut on the way lies in another shot: it gives no color here.
         chained, severed = chain_results(self.chains.walk(plan, lumas.__getitem__, cut_between), window.frames)
         gray = torch.from_numpy(np.stack([np.asarray(f, np.float32) for f in frames])).unsqueeze(1)
         allowed = [tuple(r for r in refs if r not in cut_off) for refs, cut_off in
                    zip(references_for_window(window.frames, cuts, [r.frame for r in self.references]), severed)]
-        hint, match_conf, warp_conf = colour_hints(self.matcher, gray, allowed, self._refs, chained)
+        hint, match_conf, warp_conf = color_hints(self.matcher, gray, allowed, self._refs, chained)
         x = network_input(gray_to_lightness(gray), hint, match_conf, warp_conf)
         out = self.infer(x, window, cuts)
         return list(out * AB_SCALE)

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vsrtn.models.flow import dis_flow, warp_by_flow
+from vsrtn.windows import CutFlags
 
 WORK_SIDE = 96  # short side of the working resolution: flicker is low-frequency
 BOX_FRACTION = 0.125  # local-mean box radius as a share of the working short side
@@ -51,7 +52,7 @@ def stabilise(restored: np.ndarray, neighbours: Sequence[np.ndarray]) -> np.ndar
     return np.clip(restored + offset, 0.0, 1.0).astype(np.float32)
 
 
-def neighbourhood(position: int, length: int, radius: int, cuts: Sequence[bool] | None = None) -> range:
+def neighbourhood(position: int, length: int, radius: int, cuts: CutFlags | None = None) -> range:
     """Positions within `radius` of `position` in a run of `length` frames, not crossing a cut
     (`cuts[p]`: a new shot starts at p)."""
     lo, hi = max(0, position - radius), min(length, position + radius + 1)

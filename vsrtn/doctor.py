@@ -45,7 +45,8 @@ def check_vapoursynth() -> Check:
     except Exception as exc:  # any import failure is the finding
         return Check("vapoursynth", False, f"cannot import: {exc}")
     core = vs.core
-    return Check("vapoursynth", True, f"core R{core.core_version.release_major}, API {vs.__api_version__}, {core.num_threads} threads")
+    version = f"core R{core.core_version.release_major}, API {vs.__api_version__}, {core.num_threads} threads"
+    return Check("vapoursynth", True, version)
 
 
 def find_vspipe() -> str | None:
@@ -62,7 +63,8 @@ def check_vspipe() -> Check:
         return Check("vspipe", False, "not found (pip install vapoursynth, then run 'vapoursynth config')")
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "probe.vpy"
-        script.write_text("import vapoursynth as vs\nvs.core.std.BlankClip(width=64, height=48, length=2).set_output()\n")
+        script.write_text("import vapoursynth as vs\n"
+                          "vs.core.std.BlankClip(width=64, height=48, length=2).set_output()\n")
         out = subprocess.run([vspipe, "--info", str(script)], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         msg = (out.stderr or out.stdout).strip().splitlines()
@@ -120,7 +122,7 @@ def check_weights() -> list[Check]:
 def _sample() -> list:
     """The shipped sample frames as RGB float32 arrays in 0..1."""
     from vsrtn import data
-    from vsrtn.io import read_image
+    from vsrtn.media import read_image
 
     return [read_image(data.path("sample", f"frame{i}.png")) for i in range(2)]
 
@@ -175,19 +177,20 @@ def check_restore() -> Check:
 
 
 def check_colorize() -> Check:
-    """Colour the gray second sample frame from the first, given as a PNG keyframe."""
+    """Color the gray second sample frame from the first, given as a PNG keyframe."""
     import vsrtn
     from vsrtn import data
 
-    colour = _sample()
-    gray = _clip(colour, gray=True)
+    color = _sample()
+    gray = _clip(color, gray=True)
     start = time.perf_counter()
     out = _planes(vsrtn.Colorize(gray, ref=str(data.path("sample", "frame0.png")), ref_frames=0, output="rgb"))
     seconds = time.perf_counter() - start
-    before = _psnr([_planes(gray)[1].repeat(3, -1)], colour[1:])
-    after = _psnr(out[1:], colour[1:])
-    detail = f"gray sample frame {before:.1f} dB -> coloured from a PNG keyframe {after:.1f} dB PSNR ({seconds:.1f} s)"
-    return Check("colorize", after > before + 1, detail + ("" if after > before + 1 else ": the colours did not come through"))
+    before = _psnr([_planes(gray)[1].repeat(3, -1)], color[1:])
+    after = _psnr(out[1:], color[1:])
+    detail = f"gray sample frame {before:.1f} dB -> colored from a PNG keyframe {after:.1f} dB PSNR ({seconds:.1f} s)"
+    ok = after > before + 1
+    return Check("colorize", ok, detail + ("" if ok else ": the colors did not come through"))
 
 
 CHECKS: list[Callable[[], Check | list[Check]]] = [

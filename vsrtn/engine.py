@@ -17,8 +17,9 @@ from vsrtn.deflicker import neighbourhood, stabilise
 from vsrtn.errors import ArgumentError, DeviceError
 from vsrtn.grain import retain
 from vsrtn.models.rtn import RTN
-from vsrtn.scenecut import Cuts, CutSettings, neighbours
-from vsrtn.windows import Window, WindowPlan, cut_flags, plan_windows
+from vsrtn.options import check, is_int
+from vsrtn.scenecut import CutSettings, neighbours
+from vsrtn.windows import CutBetween, CutFlags, Cuts, Window, WindowPlan, cut_flags, plan_windows
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -60,12 +61,6 @@ def blend_ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.nd
     return w
 
 
-def is_int(value: object) -> bool:
-    """An integer, and not a bool (True is an int to Python, never to a user)."""
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-MAX_TILE_OVERLAP = 64
 
 
 @dataclass(frozen=True)
@@ -83,20 +78,14 @@ class EngineSettings:
 
     def __post_init__(self) -> None:
         f = "Engine"
-        if not is_int(self.window) or not 1 <= self.window <= 256:
-            raise ArgumentError(f, "window", "an integer in 1..256", self.window)
-        if not is_int(self.context) or not 0 <= self.context <= 64:
-            raise ArgumentError(f, "context", "an integer in 0..64", self.context)
+        for name in ("window", "context", "grain", "tile_overlap"):
+            check(name, getattr(self, name), f)
         if not is_int(self.deflicker) or not 0 <= self.deflicker <= self.context:
             # The neighbours must be in the window for every core frame, or frames at window
             # edges would be steadied against fewer neighbours than the rest.
             raise ArgumentError(f, "deflicker", f"an integer in 0..context ({self.context})", self.deflicker)
-        if isinstance(self.grain, bool) or not isinstance(self.grain, (int, float)) or not 0 <= self.grain <= 1:
-            raise ArgumentError(f, "grain", "a number in 0..1", self.grain)
         if self.precision not in DTYPES:
             raise ArgumentError(f, "precision", f"one of {sorted(DTYPES)}", self.precision)
-        if not is_int(self.tile_overlap) or not 0 <= self.tile_overlap <= MAX_TILE_OVERLAP:
-            raise ArgumentError(f, "tile_overlap", f"an integer in 0..{MAX_TILE_OVERLAP}", self.tile_overlap)
         if self.tile is not None:
             if not (isinstance(self.tile, tuple) and len(self.tile) == 2 and all(is_int(v) for v in self.tile)
                     and min(self.tile) >= 32):
@@ -116,7 +105,7 @@ class Support:
 
     plan: Any
     lumas: Mapping[int, np.ndarray]
-    cut_between: Callable[[int, int], bool] = lambda a, b: False
+    cut_between: CutBetween = lambda a, b: False
 
 
 class Engine:
@@ -175,12 +164,12 @@ class Engine:
     def prepare(self, window: Window) -> Any:
         """What `window` needs beyond its own frames (an object whose `frames` lists the extra
         source frames), to be handed back to `run_window` in a `Support`; None: nothing.
-        Restoration needs nothing; colourisation walks keyframe chains (`ColorEngine`)."""
+        Restoration needs nothing; colorization walks keyframe chains (`ColorEngine`)."""
         return None
 
     @torch.inference_mode()
     def run_window(self, frames: Sequence[np.ndarray], window: Window,
-                   cuts: Sequence[bool] | None = None, support: Support | None = None) -> list[np.ndarray]:
+                   cuts: CutFlags | None = None, support: Support | None = None) -> list[np.ndarray]:
         """Restore the core frames of `window` from its source frames (in `window.frames` order).
         `cuts[p]`: a new shot starts at position p (nothing propagates from p-1 to p).
         `support` is unused: restoration needs nothing beyond the window."""
@@ -197,7 +186,7 @@ class Engine:
         return out
 
     def _deflicker(self, restored: np.ndarray, position: int, frames: Sequence[np.ndarray], window: Window,
-                   cuts: Sequence[bool] | None) -> np.ndarray:
+                   cuts: CutFlags | None) -> np.ndarray:
         """Steady the brightness of the restored frame at `position` of `window` against its
         shot's source frames within `deflicker` positions (a frame mirrored in at a clip end
         counts once)."""
@@ -205,7 +194,7 @@ class Engine:
                 for p in neighbourhood(position, len(frames), self.settings.deflicker, cuts)}
         return stabilise(restored, list(near.values()))
 
-    def infer(self, x: torch.Tensor, window: Window, cuts: Sequence[bool] | None = None) -> np.ndarray:
+    def infer(self, x: torch.Tensor, window: Window, cuts: CutFlags | None = None) -> np.ndarray:
         """Run the model on the model-ready input x (T, in_channels, H, W) of `window`'s source
         frames -> its core frames' output (T', out_channels, H, W) in [-1, 1], tiled if needed."""
         cut_t = None if cuts is None or not any(cuts) else torch.tensor(list(cuts), dtype=torch.bool)
@@ -252,8 +241,8 @@ class Engine:
         buffer: dict[int, np.ndarray] = {}
         if cuts is None:
             cuts = self.settings.cuts.cuts(buffer.__getitem__, num_frames)
-        extra = lambda prepared: () if prepared is None else tuple(prepared.frames)  # noqa: E731
-        needs = lambda win, prepared: neighbours((*win.frames, *extra(prepared)), num_frames)  # noqa: E731
+        extra = lambda prepared: () if prepared is None else tuple(prepared.frames)
+        needs = lambda win, prepared: neighbours((*win.frames, *extra(prepared)), num_frames)
         read = 0
         prepared = self.prepare(plan[0])
         for k, win in enumerate(plan):
@@ -261,7 +250,8 @@ class Engine:
                 try:
                     buffer[read] = next(source)
                 except StopIteration:
-                    raise ValueError(f"run_clip: the clip ended after {read} frames, {num_frames} were announced")
+                    raise ValueError(f"run_clip: the clip ended after {read} frames, "
+                                     f"{num_frames} were announced") from None
                 read += 1
             support = (None if prepared is None else
                        Support(prepared, {i: buffer[i] for i in extra(prepared)}, cuts.between))

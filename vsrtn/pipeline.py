@@ -15,8 +15,8 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from vsrtn.io import (EncoderSettings, MediaError, VideoSink, VideoSource, choose_pix_fmt, colour_format, luma_of,
-                      with_colour, with_luma)
+from vsrtn.media import EncoderSettings, MediaError, VideoSink, VideoSource, choose_pix_fmt
+from vsrtn.pixfmt import color_format, luma_of, with_color, with_luma
 from vsrtn.weights import sha256_file
 
 # A transform takes the clip's luma frames (an iterator) and its length, and yields the new
@@ -60,9 +60,9 @@ def check_paths(src: Path, dst: Path, overwrite: bool) -> None:
 
 def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transform, encoder: EncoderSettings,
               overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
-              colour: bool = False, warn: Callable[[str], None] = lambda text: None) -> FileResult:
-    """Run `transform` over the luma of `src` and write `dst`; other planes, timestamps, colour
-    metadata, audio and subtitle streams are carried over. `colour`: the transform yields Lab ab
+              color: bool = False, warn: Callable[[str], None] = lambda text: None) -> FileResult:
+    """Run `transform` over the luma of `src` and write `dst`; other planes, timestamps, color
+    metadata, audio and subtitle streams are carried over. `color`: the transform yields Lab ab
     planes instead; the luma is kept bit for bit and chroma is made from them (gray sources
     become 4:4:4)."""
     src, dst = Path(src), Path(dst)
@@ -73,10 +73,10 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
         if total < 1:
             raise MediaError(f"{src}: the video stream has no frames")
         compose = with_luma
-        if colour:
-            compose = with_colour
+        if color:
+            compose = with_color
             if encoder.pix_fmt is None:
-                encoder = replace(encoder, pix_fmt=choose_pix_fmt(encoder.encoder, colour_format(source.info.pix_fmt)))
+                encoder = replace(encoder, pix_fmt=choose_pix_fmt(encoder.encoder, color_format(source.info.pix_fmt)))
         sink = VideoSink(dst, source, encoder, warn)
         try:
             pending: deque = deque()

@@ -13,6 +13,7 @@ import yaml
 
 from vsrtn import data
 from vsrtn.errors import PresetError
+from vsrtn.options import OPTIONS, is_int
 
 if TYPE_CHECKING:
     from vsrtn.engine import EngineSettings
@@ -20,18 +21,12 @@ if TYPE_CHECKING:
 
 PRESETS_DIR = data.path("presets")
 
-# `restore:` / `colorize:` key -> (type, check, allowed-range text)
-_ENGINE_SCHEMA: dict[str, tuple[Any, Any, str]] = {
-    "weights": (str, lambda v: bool(v), "a weights name or file path"),
-    "window": (int, lambda v: 1 <= v <= 256, "an integer in 1..256"),
-    "context": (int, lambda v: 0 <= v <= 64, "an integer in 0..64"),
-    "tile_overlap": (int, lambda v: 0 <= v <= 64, "an integer in 0..64"),
-}
+# `restore:` / `colorize:` key -> (check, allowed-range text); ranges from vsrtn.options.
+_WEIGHTS = (lambda v: isinstance(v, str) and bool(v), "a weights name or file path")
+_ENGINE_SCHEMA: dict[str, tuple[Any, str]] = {
+    "weights": _WEIGHTS, **{k: (OPTIONS[k].ok, OPTIONS[k].expected) for k in ("window", "context", "tile_overlap")}}
 # Keys only the `restore:` section takes.
-_RESTORE_SCHEMA: dict[str, tuple[Any, Any, str]] = {
-    "deflicker": (int, lambda v: 0 <= v <= 64, "an integer in 0..64 (at most the context)"),
-    "grain": ((int, float), lambda v: 0 <= v <= 1, "a number in 0..1"),
-}
+_RESTORE_SCHEMA: dict[str, tuple[Any, str]] = {k: (OPTIONS[k].ok, OPTIONS[k].expected) for k in ("deflicker", "grain")}
 _TOP_KEYS = {"description": str, "base": str, "restore": dict, "colorize": dict, "degradation": dict}
 _ENGINE_SECTIONS = ("restore", "colorize")  # sections with the engine schema above
 
@@ -70,8 +65,8 @@ def validate(data: dict[str, Any], label: str, partial: bool = False) -> None:
         for key, value in data.get(section, {}).items():
             if key not in schema:
                 raise PresetError(f"preset {label}: unknown key '{section}.{key}' (known: {sorted(schema)})")
-            typ, ok, allowed = schema[key]
-            if not isinstance(value, typ) or isinstance(value, bool) or not ok(value):
+            ok, allowed = schema[key]
+            if not ok(value):
                 raise PresetError(f"preset {label}: '{section}.{key}' must be {allowed}, got {value!r}")
 
 
@@ -81,7 +76,8 @@ def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
     named = PRESETS_DIR / f"{text}.yaml"
     if os.sep not in text and not text.endswith((".yaml", ".yml")):
         if not named.is_file():
-            raise PresetError(f"unknown preset '{text}' (available: {', '.join(available())}; or a path to a .yaml file)")
+            raise PresetError(f"unknown preset '{text}' (available: {', '.join(available())}; "
+                              "or a path to a .yaml file)")
         data = _read(named, text)
         validate(data, text)
         return data
@@ -113,7 +109,7 @@ def engine_settings(restore: dict[str, Any], *, window: int | None = None, conte
     """Engine settings from a preset's `restore:` (or `colorize:`) section; explicit values take
     precedence. The preset's deflicker radius is capped at the context actually used (an explicit
     smaller `context` narrows it); an explicit `deflicker` above the context is an error."""
-    from vsrtn.engine import EngineSettings, is_int
+    from vsrtn.engine import EngineSettings
 
     defaults = EngineSettings()
     context = restore.get("context", defaults.context) if context is None else context

@@ -1,8 +1,8 @@
 """Scene cuts: where a new shot starts, decided once per pair of neighbouring frames.
 
-Cuts come from one of two places, each a `Cuts`: the ecosystem's scene-change frame props
-(`_SceneChangePrev` on the later frame, `_SceneChangeNext` on the earlier) where a frame has
-them, else the in-house detector (`Detector`); or a list of known shot starts (`ShotStarts`).
+Where the cut representations are named: `vsrtn.windows`. Here cuts are decided (`Detector`, a
+`Cuts`): from the ecosystem's scene-change frame props (`_SceneChangePrev` on the later frame,
+`_SceneChangeNext` on the earlier) where a frame has them, else by the in-house detector.
 `cut_before(b)` says whether frames b-1 and b lie in different shots. It reads frames b-2..b+1
 only, so the decision, and every frame restored after it, is a pure function of the clip.
 
@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from vsrtn.errors import ArgumentError
+from vsrtn.windows import NO_CUTS, Cuts
 
 SIGNATURE_WIDTH = 64  # pixels across of the reduced frame the detector compares
 HIGHPASS_SIGMA = 3.0  # Gaussian (signature pixels) whose blur is taken away: brightness fields
@@ -77,30 +78,6 @@ def neighbours(frames: Iterable[int], num_frames: int) -> list[int]:
     for i in frames:
         out.update(j for j in (i - 1, i, i + 1) if 0 <= j < num_frames)
     return sorted(out)
-
-
-class Cuts:
-    """Where shots start. `cut_before(b)`: frames b-1 and b lie in different shots."""
-
-    def cut_before(self, b: int) -> bool:
-        raise NotImplementedError
-
-    def between(self, a: int, b: int) -> bool:
-        """Do neighbouring frames a and b (either order) lie in different shots?"""
-        return a != b and self.cut_before(max(a, b))
-
-
-@dataclass
-class ShotStarts(Cuts):
-    """Cuts known in advance: the frames that start a new shot."""
-
-    starts: frozenset[int] = frozenset()
-
-    def cut_before(self, b: int) -> bool:
-        return b in self.starts
-
-
-NO_CUTS = ShotStarts()
 
 
 @dataclass(frozen=True)

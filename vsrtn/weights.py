@@ -13,7 +13,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vsrtn import data
+from vsrtn.atomic import atomic_write
 from vsrtn.errors import WeightsError, shown
 from vsrtn.models.config import PUBLISHED, RTNConfig
 
@@ -255,20 +255,6 @@ def load_published(path: str | os.PathLike) -> "RTN":
 # ---------------------------------------------------------------- our format
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `path` whole or not at all (a temporary file beside it, renamed when complete)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; weights and manifests are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_weights(model: "RTN", path: str | os.PathLike, info: dict[str, Any] | None = None) -> str:
     """Write `model` as vsrtn weights (safetensors + config metadata); returns the sha256."""
     from safetensors.torch import save
@@ -285,9 +271,8 @@ def load_weights_file(path: str | os.PathLike) -> "RTN":
     """Load one of our `.safetensors` weights files (config from its metadata)."""
     from safetensors import safe_open
 
-    from vsrtn.models.rtn import RTN
-
     from vsrtn.errors import ArgumentError
+    from vsrtn.models.rtn import RTN
 
     path = Path(path)
     try:
@@ -306,7 +291,8 @@ def load_weights_file(path: str | os.PathLike) -> "RTN":
                 config = RTNConfig.from_dict(json.loads(meta["config"]))
             except (KeyError, ValueError, TypeError) as exc:  # ArgumentError is a ValueError
                 detail = str(exc) if isinstance(exc, ArgumentError) else f"{type(exc).__name__}: {exc}"
-                raise WeightsError(f"{path}: its architecture metadata ('config') is missing or invalid ({detail})")
+                raise WeightsError(f"{path}: its architecture metadata ('config') is missing or invalid ({detail})"
+                                   ) from None
             # Shapes are checked against the network before anything is allocated.
             problems = _fit_problems(_network_shapes(config), shapes)
             if problems:

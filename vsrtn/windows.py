@@ -3,16 +3,50 @@
 Windows lie on a fixed grid of the clip, so the result for frame n is a pure function of the
 clip and the settings, whatever order frames are requested in. Each window restores its core
 frames [start, stop) from `context` extra frames on each side, mirrored at the ends of the clip.
-Scene cuts do not move windows: a window's cut flags (`cut_flags`, from `vsrtn.scenecut`) tell
-the network where to restart, so nothing crosses a cut.
+Scene cuts do not move windows: they tell the network where to restart, so nothing crosses a
+cut. Cuts take these forms, named here and used by these names everywhere:
+- `Cuts`: a whole clip's cuts, asked pair by pair (`cut_before(b)`); `ShotStarts` when the
+  frames that start a shot are known in advance, `vsrtn.scenecut.Detector` when decided from
+  the frames and their props (`CutSettings` say how);
+- `CutBetween`: do neighbouring source frames a and b lie in different shots (`Cuts.between`);
+- `CutFlags`: one window's cuts, flags[p] True where a new shot starts at position p of its
+  frames (`cut_flags`); the model takes them as a bool tensor of the same length.
 """
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeAlias
 
 from vsrtn.errors import ArgumentError
+from vsrtn.options import check, is_int
+
+CutBetween: TypeAlias = Callable[[int, int], bool]
+CutFlags: TypeAlias = Sequence[bool]
+
+
+class Cuts:
+    """Where shots start. `cut_before(b)`: frames b-1 and b lie in different shots."""
+
+    def cut_before(self, b: int) -> bool:
+        raise NotImplementedError
+
+    def between(self, a: int, b: int) -> bool:
+        """Do neighbouring frames a and b (either order) lie in different shots?"""
+        return a != b and self.cut_before(max(a, b))
+
+
+@dataclass(frozen=True)
+class ShotStarts(Cuts):
+    """Cuts known in advance: the frames that start a new shot."""
+
+    starts: frozenset[int] = frozenset()
+
+    def cut_before(self, b: int) -> bool:
+        return b in self.starts
+
+
+NO_CUTS = ShotStarts()
 
 
 @dataclass(frozen=True)
@@ -39,7 +73,7 @@ def reflect(i: int, lo: int, hi: int) -> int:
     return lo + (j if j < n else period - j)
 
 
-def cut_flags(frames: Sequence[int], between: Callable[[int, int], bool]) -> list[bool]:
+def cut_flags(frames: Sequence[int], between: CutBetween) -> list[bool]:
     """A window's cut flags: flags[p] is True where positions p-1 and p of `frames` (source frame
     indices, mirrored stretches included) lie in different shots, as `between(a, b)` says of
     neighbouring frames a and b."""
@@ -47,12 +81,10 @@ def cut_flags(frames: Sequence[int], between: Callable[[int, int], bool]) -> lis
 
 
 def validate(num_frames: int, window: int, context: int, func: str = "plan_windows") -> None:
-    if not isinstance(num_frames, int) or num_frames < 1:
+    if not is_int(num_frames) or num_frames < 1:
         raise ArgumentError(func, "num_frames", "an integer >= 1", num_frames)
-    if not isinstance(window, int) or window < 1:
-        raise ArgumentError(func, "window", "an integer >= 1", window)
-    if not isinstance(context, int) or context < 0:
-        raise ArgumentError(func, "context", "an integer >= 0", context)
+    check("window", window, func)
+    check("context", context, func)
 
 
 @dataclass(frozen=True)

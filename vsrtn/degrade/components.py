@@ -362,7 +362,8 @@ class Templates(Component):
         self.images = []
         folder = ranges.get("folder")
         if folder:
-            files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"))
+            images = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+            files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in images)
             for f in files:
                 im = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
                 if im is not None:

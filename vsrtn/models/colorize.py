@@ -1,14 +1,14 @@
-"""Colourisation with the RTN framework: colour hints from keyframes and the network's input.
+"""Colorization with the RTN framework: color hints from keyframes and the network's input.
 
-A gray frame gets a colour *hint* from the colour keyframes (references) two ways:
+A gray frame gets a color *hint* from the color keyframes (references) two ways:
 - warping: each keyframe's ab moved onto the frame by DIS flow computed straight from the
   keyframe, trusted where the warped keyframe's luma agrees with the frame;
 - semantic matching: every position takes the softmax-weighted ab of the keyframe positions whose
-  VGG16 features are most similar (so a keyframe colours objects that moved, changed pose or are
+  VGG16 features are most similar (so a keyframe colors objects that moved, changed pose or are
   too far for flow), with the best similarity as confidence.
-The hint is the warped colour where it is trusted and the matched colour elsewhere. The RTN
+The hint is the warped color where it is trusted and the matched color elsewhere. The RTN
 (`COLOR_COMPACT`: input hint a, hint b, L and both confidences; output ab as a residual over the
-hint) then propagates and corrects colour through its bidirectional, flow-warped, mask-gated
+hint) then propagates and corrects color through its bidirectional, flow-warped, mask-gated
 recurrence; a cut resets it like any other recurrence. Every hint is a pure function of the
 frame and its keyframes, so seeking gives the same result.
 """
@@ -60,7 +60,7 @@ class ReferenceMatcher:
     @torch.no_grad()
     def match(self, query: torch.Tensor, keys: Sequence[torch.Tensor], abs_: Sequence[torch.Tensor],
               size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Colour hint of one frame from its features `query` (C,h,w) and the references'
+        """Color hint of one frame from its features `query` (C,h,w) and the references'
         features `keys[r]` (C,hr,wr) and ab `abs_[r]` (2,H',W', Lab units)
         -> hint ab (2,H,W) and confidence (1,H,W) in [0, 1] at `size` (H, W)."""
         if not keys:
@@ -78,13 +78,13 @@ class ReferenceMatcher:
         h, w = query.shape[-2:]
         hint = torch.cat(hints).t().reshape(1, 2, h, w)
         conf = torch.cat(confs).reshape(1, 1, h, w)
-        up = lambda t: F.interpolate(t, size=size, mode="bilinear", align_corners=False)[0]  # noqa: E731
+        up = lambda t: F.interpolate(t, size=size, mode="bilinear", align_corners=False)[0]
         return up(hint), up(conf)
 
 
 @dataclass
 class ReferenceSet:
-    """Colour keyframes prepared for hints: ab (R,2,H,W) in Lab units, luma (R,1,H,W) in [0, 1]
+    """Color keyframes prepared for hints: ab (R,2,H,W) in Lab units, luma (R,1,H,W) in [0, 1]
     (BT.709, as the film would show them) and matcher features (R,C,h,w)."""
 
     ab: torch.Tensor
@@ -115,14 +115,14 @@ def warp_reference(frame: np.ndarray, ref_luma: np.ndarray, ref_ab: np.ndarray) 
     return ab, (np.exp(-err / WARP_SIGMA) * inside).astype(np.float32)
 
 
-PROPAGATE_MAX_SIDE = 512  # keyframe colour is carried along the chain at most this large (colour is smooth)
-CHAIN_HORIZON = 100  # frames a keyframe's colour is carried each way along the chain (bounds seeks and look-ahead)
+PROPAGATE_MAX_SIDE = 512  # keyframe color is carried along the chain at most this large (color is smooth)
+CHAIN_HORIZON = 100  # frames a keyframe's color is carried each way along the chain (bounds seeks and look-ahead)
 CHAIN_BREAK = 0.2  # a step whose mean confidence is below this does not line up (an undetected cut): the chain ends
 
 
 @dataclass(frozen=True, eq=False)
 class ChainState:
-    """A keyframe's colour carried along the flow chain to one frame, at propagation size:
+    """A keyframe's color carried along the flow chain to one frame, at propagation size:
     ab (2,h,w) in Lab units, confidence (h,w) in [0, 1], and the number of steps from the keyframe."""
 
     ab: np.ndarray
@@ -131,7 +131,7 @@ class ChainState:
 
 
 def propagation_size(height: int, width: int) -> tuple[int, int]:
-    """(h, w) at which keyframe colour is carried for frames of (height, width)."""
+    """(h, w) at which keyframe color is carried for frames of (height, width)."""
     scale = min(1.0, PROPAGATE_MAX_SIDE / max(height, width))
     return max(8, round(height * scale)), max(8, round(width * scale))
 
@@ -146,7 +146,7 @@ def to_propagation_size(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def chain_step(state: ChainState, from_luma: np.ndarray, to_luma: np.ndarray, key_luma: np.ndarray,
                key_ab: np.ndarray) -> ChainState | None:
     """Carry `state` (at the frame of luma `from_luma`) one frame on, to `to_luma`; all at
-    propagation size. The carried colour is fused, pixel by pixel and by confidence, with the
+    propagation size. The carried color is fused, pixel by pixel and by confidence, with the
     keyframe (`key_luma`, `key_ab`) warped straight onto the new frame: the straight warp does not
     drift, the chain follows motion too large or too long for one flow. None: the frames do not
     line up (the chain ends)."""
@@ -161,13 +161,13 @@ def chain_step(state: ChainState, from_luma: np.ndarray, to_luma: np.ndarray, ke
 
 
 @torch.no_grad()
-def colour_hints(matcher: ReferenceMatcher, gray: torch.Tensor, allowed: Sequence[Sequence[int]],
+def color_hints(matcher: ReferenceMatcher, gray: torch.Tensor, allowed: Sequence[Sequence[int]],
                  refs: ReferenceSet, chained: Sequence[Sequence[tuple[int, ChainState]]] | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Hints for gray frames (T,1,H,W) in [0, 1], frame p drawing on references `allowed[p]` and
-    on keyframe colour carried along flow chains `chained[p]` ((reference, state) pairs):
+    on keyframe color carried along flow chains `chained[p]` ((reference, state) pairs):
     (ab (T,2,H,W) in Lab units, matching confidence (T,1,H,W), warping confidence (T,1,H,W)).
-    Where a keyframe warps onto the frame reliably (straight or along its chain) its colour is
+    Where a keyframe warps onto the frame reliably (straight or along its chain) its color is
     used as is; elsewhere the semantic match fills in."""
     t, _, h, w = gray.shape
     hint, match_conf, warp_conf = gray.new_zeros(t, 2, h, w), gray.new_zeros(t, 1, h, w), gray.new_zeros(t, 1, h, w)
@@ -179,7 +179,7 @@ def colour_hints(matcher: ReferenceMatcher, gray: torch.Tensor, allowed: Sequenc
         frame = gray[p, 0].cpu().numpy()
         warps = [warp_reference(frame, ref_luma[r, 0].numpy(), ref_ab[r].numpy()) for r in allowed[p]]
         # Keyframes that line up far worse than the best one show something else (usually another
-        # shot): they are left out, so a neighbouring shot's colours do not leak in by matching.
+        # shot): they are left out, so a neighbouring shot's colors do not leak in by matching.
         fit = [float(c.mean()) for _, c in warps]
         keep = [i for i, f in enumerate(fit) if f >= KEEP_FRACTION * max(fit)]
         rs, warps = [allowed[p][i] for i in keep], [warps[i] for i in keep]
@@ -196,25 +196,25 @@ def colour_hints(matcher: ReferenceMatcher, gray: torch.Tensor, allowed: Sequenc
 
 def _full_size(state: ChainState, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     """A chain state's (ab, confidence) at frame size, confidence faded out over the last quarter
-    of the horizon so colour does not jump where the chain stops."""
+    of the horizon so color does not jump where the chain stops."""
     fade = min(1.0, (CHAIN_HORIZON - state.steps) / (CHAIN_HORIZON / 4))
     if state.conf.shape == (h, w):
         return state.ab, state.conf * fade
-    up = lambda x: cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)  # noqa: E731
+    up = lambda x: cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.stack([up(c) for c in state.ab]), np.clip(up(state.conf), 0, 1) * fade
 
 
-COLOUR_CHANNELS = (5, 2)  # (inputs, outputs) of a colourisation RTN
+COLOR_CHANNELS = (5, 2)  # (inputs, outputs) of a colorization RTN
 
 
-def is_colour_model(config) -> bool:
-    """Does an RTNConfig describe a colourisation network (rather than restoration)?"""
-    return (config.in_channels, config.out_channels) == COLOUR_CHANNELS
+def is_color_model(config) -> bool:
+    """Does an RTNConfig describe a colorization network (rather than restoration)?"""
+    return (config.in_channels, config.out_channels) == COLOR_CHANNELS
 
 
 def network_input(lightness: torch.Tensor, hint_ab: torch.Tensor, match_conf: torch.Tensor,
                   warp_conf: torch.Tensor) -> torch.Tensor:
-    """(..., C, H, W) L (0..100), hint ab (Lab units), confidences (0..1) -> the colour RTN's
+    """(..., C, H, W) L (0..100), hint ab (Lab units), confidences (0..1) -> the color RTN's
     input (..., 5, H, W) in [-1, 1]: hint a, hint b, L, matching and warping confidence."""
     return torch.cat([hint_ab / AB_SCALE, lightness / 50 - 1, match_conf * 2 - 1, warp_conf * 2 - 1],
                      dim=-3).clamp(-1, 1)

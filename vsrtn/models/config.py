@@ -96,7 +96,7 @@ PUBLISHED = RTNConfig()
 # What vsrtn trains and ships by default: a quarter of the published trunk's compute, DIS flow
 # (no flow weights exist offline, and DIS costs ~20 ms a pair on a CPU against RAFT's ~3 s).
 COMPACT = RTNConfig(embed_dim=32, depths=(2, 2), num_heads=(2, 2), flow="dis", output="linear")
-# Colourisation (vsrtn.models.colorize): input (hint a, hint b, L, matching and warping
+# Colorization (vsrtn.models.colorize): input (hint a, hint b, L, matching and warping
 # confidence), output ab.
 COLOR_COMPACT = RTNConfig(embed_dim=32, depths=(2, 2), num_heads=(2, 2), flow="dis", output="linear",
                           in_channels=5, out_channels=2, guide_channel=2)

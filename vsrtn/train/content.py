@@ -11,10 +11,12 @@ import math
 import subprocess
 import tempfile
 from pathlib import Path
+
 import cv2
 import numpy as np
 
 from vsrtn.errors import VsrtnError
+from vsrtn.media import VIDEO_EXTS
 
 # Packages and the photographs in them (abstract renders, logos and screenshots are left out).
 DEBIAN_PACKAGES = ["lomiri-wallpapers-16.04", "mate-backgrounds", "lxqt-themes", "plasma-workspace-wallpapers",
@@ -24,7 +26,6 @@ LXQT_PHOTOS = {"flowers", "fog", "after-the-rain", "Butterfly-Kenneth-Wimer", "V
 SKIMAGE_PHOTOS = {"astronaut", "brick", "camera", "chelsea", "coffee", "coins", "grass", "gravel",
                   "hubble_deep_field", "moon", "motorcycle_left", "rocket"}
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".ts")
 MAX_SIDE = 1280  # photos are stored at most this large: keeps random crops at natural scales
 
 
@@ -114,7 +115,7 @@ def load_rgb(path: Path) -> np.ndarray:
 
 
 def camera_clip(photo: np.ndarray, rng: np.random.Generator, frames: int, size: int) -> np.ndarray:
-    """A (frames, size, size[, channels]) clip of `photo` (gray or colour) seen by a moving camera:
+    """A (frames, size, size[, channels]) clip of `photo` (gray or color) seen by a moving camera:
     pan at a varying speed, zoom, small rotation and a mild, slowly changing local deformation."""
     h0, w0 = photo.shape[:2]
     scale = rng.uniform(0.5, 1.0) * min(1.0, min(h0, w0) / (2.2 * size))  # output px per source px
@@ -199,20 +200,20 @@ def folder_sources(root: Path) -> list[Path]:
 
 
 def folder_clip(source: Path, rng: np.random.Generator, frames: int, size: int,
-                cache: dict[Path, list] | None = None, colour: bool = False) -> np.ndarray:
+                cache: dict[Path, list] | None = None, color: bool = False) -> np.ndarray:
     """A random run of `frames` consecutive frames from a video or frame folder, randomly cropped
-    (gray (T, S, S), or RGB (T, S, S, 3) with `colour`)."""
+    (gray (T, S, S), or RGB (T, S, S, 3) with `color`)."""
     cache = {} if cache is None else cache
     if source not in cache:
         if source.is_dir():
             cache[source] = sorted(f for f in source.iterdir() if f.suffix.lower() in IMAGE_EXTS)
         else:
-            from vsrtn.io import read_gray, read_rgb
+            from vsrtn.media import read_gray, read_rgb
 
-            cache[source] = (read_rgb if colour else read_gray)(source)
+            cache[source] = (read_rgb if color else read_gray)(source)
     items = cache[source]
     start = int(rng.integers(0, max(1, len(items) - frames + 1)))
-    load = load_rgb if colour else load_gray
+    load = load_rgb if color else load_gray
     seq = [load(x) if isinstance(x, Path) else x for x in items[start:start + frames]]
     while len(seq) < frames:  # short sources are mirrored in time
         seq = seq + seq[::-1][1:] if len(seq) > 1 else seq * frames

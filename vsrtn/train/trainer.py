@@ -1,11 +1,12 @@
-"""Training RTN models (restoration and colourisation): data, losses, the loop, checkpoints, export.
+"""The training loop of RTN models (restoration and colorization): checkpoints, resume, export.
+Samples come from `samplers`, losses from `losses`, settings from `config`.
 
 Restoration: clean clips come from photographs moved by a synthetic camera (or the user's own
 videos); each sample is degraded on the fly by the degradation model with a preset drawn at
 random (or one fixed preset) and a fresh seed. Loss: L1 + VGG16 perceptual (+ optional
 spatio-temporal PatchGAN hinge loss and soft-mask supervision from the damage mask).
-Colourisation (a colour config, 5 inputs and 2 outputs, e.g. `color-compact`): colour photographs
-under camera motion, the clip's luma as input and a colour reference; loss L1 on ab + perceptual
+Colorization (a color config, 5 inputs and 2 outputs, e.g. `color-compact`): color photographs
+under camera motion, the clip's luma as input and a color reference; loss L1 on ab + perceptual
 on RGB (+ optional PatchGAN on RGB). Everything is seeded; a run resumes from its last checkpoint.
 """
 from __future__ import annotations
@@ -18,287 +19,21 @@ import signal
 import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from vsrtn.degrade import Degrader
+from vsrtn.atomic import AtomicFile
 from vsrtn.models.config import NAMED_CONFIGS, RTNConfig
 from vsrtn.models.rtn import RTN
-from vsrtn.presets import load_preset
-from vsrtn.train import content
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run depends on; stored in its checkpoints and in the exported manifest."""
-
-    model: str = "compact"  # a named RTNConfig
-    presets: list[str] = field(default_factory=lambda: ["light", "medium", "heavy"])
-    frames: tuple[int, int] = (7, 11)  # clip length range (inclusive)
-    crop: int = 96
-    batch: int = 4
-    iters: int = 20000
-    lr: float = 2e-4
-    lr_min: float = 1e-6
-    perceptual: float = 0.05  # weight of the VGG16 perceptual loss
-    perceptual_frames: int = 2  # frames per clip that get it (VGG is the costliest part on a CPU)
-    gan: float = 0.0  # weight of the spatio-temporal PatchGAN hinge loss (0 = off)
-    # Weight of the soft-mask loss from the damage mask (gate_loss). Off by default: even in its
-    # relative form it slowed early learning ~10x in a 120-step comparison (+0.04 vs +0.70 dB).
-    mask_supervision: float = 0.0
-    lowpass: float = 0.25  # restoration: weight of the pixel loss's low-frequency part (split_l1)
-    # Restoration: the target keeps the grain the degradation added (the same realisation), so the
-    # network learns to remove damage, flicker and blur and to keep the film's texture.
-    keep_grain: bool = False
-    tied_reference: float = 0.7  # colourisation: share of samples whose reference shows a clip frame
-    reference_gap: tuple[int, int] = (3, 12)  # colourisation: frames between an untied reference and the clip
-    objects: float = 0.0  # share of photograph clips that get 1-2 objects moving on their own paths
-    # Colourisation: share of samples whose hint has 1-3 elliptical holes (no colour, zero
-    # confidence) to fill from the surroundings and the neighbouring frames: training hints are
-    # otherwise nearly right everywhere, which teaches the network to add nothing.
-    holes: float = 0.0
-    ab_loss: str = "l1"  # colourisation pixel loss on ab: "l1" or "l2" (see ab_pixel_loss)
-    # Std of a new run's output-layer weights (0: zero, the identity start). A zero output layer
-    # passes no gradient to the layers before it, and the first steps then teach them to fall
-    # silent rather than to carry what the output needs (measured on the colour network).
-    head_init: float = 0.0
-    seed: int = 0
-    data: str | None = None  # a folder of videos / frame sequences instead of the photographs
-    init: str | None = None  # weights a new run starts from (fine-tuning): a run's checkpoint.pt, or vsrtn weights
-    log_every: int = 20
-    checkpoint_every: int = 200
-    device: str = "cpu"
-    # Processes drawing the samples (0: the training process itself). Samples are pure functions
-    # of (seed, index), so the batches are the same either way; on a GPU the CPU-side degradation
-    # otherwise bounds the rate.
-    workers: int = 0
-
-
-# Settings that do not change what a run learns: a run may resume on another device (started on a
-# GPU lease, finished on a CPU), with other sample workers, or log and checkpoint at another rate.
-BOOKKEEPING = ("device", "log_every", "checkpoint_every", "workers")
-
-
-_WORKER_SAMPLER = None  # a sample worker's own sampler (`workers` > 0)
-
-
-def _start_worker(cfg: TrainConfig, cache: Path, color: bool) -> None:
-    global _WORKER_SAMPLER
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the trainer stops them
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)
-    _WORKER_SAMPLER = (ColorSampler if color else ClipSampler)(cfg, cache, log=lambda msg: None)
-
-
-def _worker_sample(k: int, frames: int):
-    return _WORKER_SAMPLER.sample(k, frames)
-
-
-class ClipSampler:
-    """Deterministic training samples: sample k is a pure function of (seed, k)."""
-
-    def __init__(self, cfg: TrainConfig, cache: Path, log=print) -> None:
-        self.cfg = cfg
-        self.specs = [load_preset(p)["degradation"] for p in cfg.presets]
-        if cfg.data:
-            self.sources = content.folder_sources(Path(cfg.data))
-            self.photos = None
-        else:
-            self.photos = [content.load_gray(p) for p in content.build_photos(cache, log)]
-        self._frames_cache: dict = {}
-
-    def sample(self, k: int, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(degraded, target, damage mask), each (T, crop, crop) float32; the target is the clean
-        clip in the degraded clip's tone (`Degrader.target`), with its grain where `keep_grain`."""
-        rng = np.random.default_rng([self.cfg.seed, k])
-        if self.photos is not None:
-            clean = content.camera_clip(self.photos[int(rng.integers(len(self.photos)))], rng, frames, self.cfg.crop)
-            clean = _add_objects(clean, self.photos, self.cfg, k)
-        else:
-            src = self.sources[int(rng.integers(len(self.sources)))]
-            clean = content.folder_clip(src, rng, frames, self.cfg.crop, self._frames_cache)
-        if rng.random() < 0.5:
-            clean = clean[::-1].copy()  # time reversal: both directions see both kinds of motion
-        degrader = Degrader(self.specs[int(rng.integers(len(self.specs)))], seed=int(rng.integers(2**31)))
-        start = int(rng.integers(0, 1000))  # a random stretch of the degradation's timeline
-        pairs = [degrader.frame(f, start + t) for t, f in enumerate(clean)]
-        keep = ("grain",) if self.cfg.keep_grain else ()
-        target = np.stack([degrader.target(f, start + t, keep) for t, f in enumerate(clean)])
-        return np.stack([p[0] for p in pairs]), target, np.stack([p[1] for p in pairs])
-
-
-class ColorSampler:
-    """Colourisation samples: a colour photograph under camera motion (or a run of the user's colour
-    videos / frame folders) and a colour reference: the clip's first frame (a keyframe tied to
-    that frame) or a view `reference_gap` frames before the clip (reached by long-range flow and
-    content matching only).
-    Sample k is a pure function of (seed, k)."""
-
-    def __init__(self, cfg: TrainConfig, cache: Path, log=print) -> None:
-        self.cfg = cfg
-        self.sources = self.photos = None
-        if cfg.data:
-            self.sources = content.folder_sources(Path(cfg.data))
-        else:
-            photos = [content.load_rgb(p) for p in content.build_photos(cache, log)]
-            self.photos = [p for p in photos if _colourful(p)]  # gray photographs teach no colour
-        self._frames_cache: dict = {}
-
-    def sample(self, k: int, frames: int) -> tuple[np.ndarray, np.ndarray, int | None]:
-        """(clip (T, S, S, 3) RGB, reference (S, S, 3) RGB, index of the clip frame it shows or None)."""
-        rng = np.random.default_rng([self.cfg.seed, k])
-        gap = int(rng.integers(self.cfg.reference_gap[0], self.cfg.reference_gap[1] + 1))
-        if self.photos is not None:
-            photo = self.photos[int(rng.integers(len(self.photos)))]
-            clip = content.camera_clip(photo, rng, frames + gap, self.cfg.crop)
-            clip = _add_objects(clip, self.photos, self.cfg, k)
-        else:
-            src = self.sources[int(rng.integers(len(self.sources)))]
-            clip = content.folder_clip(src, rng, frames + gap, self.cfg.crop, self._frames_cache, colour=True)
-        ref = clip[0]
-        tied = rng.random() < self.cfg.tied_reference
-        clip = clip[:frames] if tied else clip[gap:]
-        index = 0 if tied else None
-        if rng.random() < 0.5:
-            clip = clip[::-1].copy()
-            index = None if index is None else frames - 1
-        return clip, ref, index
-
-
-def _add_objects(clip: np.ndarray, photos: list[np.ndarray], cfg: TrainConfig, k: int) -> np.ndarray:
-    """Sample k's clip with moving objects for a `cfg.objects` share of samples. A stream of its
-    own, so runs without objects draw exactly the samples they drew before the option existed."""
-    if cfg.objects <= 0:
-        return clip
-    rng = np.random.default_rng([cfg.seed, k, 1])
-    if rng.random() >= cfg.objects:
-        return clip
-    return content.with_objects(clip, photos[int(rng.integers(len(photos)))], rng, int(rng.integers(1, 3)))
-
-
-def _chained(ref: np.ndarray, index: int | None, gray: np.ndarray, ref_index: int) -> list[list] | None:
-    """A sample's keyframe colour carried along its clip (T, H, W gray) as the engine does at run
-    time (`KeyframeChains`), when the reference is tied to clip frame `index`; for colour_hints,
-    with the keyframe known as `ref_index` there."""
-    if index is None:
-        return None
-    from vsrtn.colorize import KeyframeChains, Reference, chain_results
-
-    chains = KeyframeChains([Reference(ref, index)], capacity=0)
-    frames = range(len(gray))
-    chained, _ = chain_results(chains.walk(chains.plan(frames), gray.__getitem__, lambda a, b: False), frames)
-    return [[(ref_index, state) for _, state in here] for here in chained]
-
-
-def hint_holes(rng: np.random.Generator, size: int, share: float) -> np.ndarray:
-    """A (size, size) float32 mask of 1-3 random ellipses (semi-axes 10-30 % of the side, any
-    angle) for a `share` of draws, all zeros otherwise."""
-    mask = np.zeros((size, size), np.float32)
-    if rng.random() >= share:
-        return mask
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    for _ in range(int(rng.integers(1, 4))):
-        cy, cx = rng.uniform(0, size, 2)
-        ay, ax = rng.uniform(0.1, 0.3, 2) * size
-        angle = rng.uniform(0, np.pi)
-        u = (xx - cx) * np.cos(angle) + (yy - cy) * np.sin(angle)
-        v = (yy - cy) * np.cos(angle) - (xx - cx) * np.sin(angle)
-        mask[(u / ax) ** 2 + (v / ay) ** 2 <= 1] = 1
-    return mask
-
-
-def _colourful(rgb: np.ndarray) -> bool:
-    small = cv2.resize(rgb, (64, 64), interpolation=cv2.INTER_AREA)
-    return float(np.abs(cv2.cvtColor(small, cv2.COLOR_RGB2Lab)[..., 1:]).mean()) > 3.0
-
-
-class STDiscriminator(nn.Module):
-    """Spatio-temporal PatchGAN: 3-D convolutions with spectral norm over (T, H, W) patches."""
-
-    def __init__(self, channels: int = 1, ch: int = 32) -> None:
-        super().__init__()
-        sn = nn.utils.spectral_norm
-        self.net = nn.Sequential(
-            sn(nn.Conv3d(channels, ch, (3, 5, 5), (1, 2, 2), (1, 2, 2))), nn.LeakyReLU(0.2, True),
-            sn(nn.Conv3d(ch, ch * 2, (3, 5, 5), (1, 2, 2), (1, 2, 2))), nn.LeakyReLU(0.2, True),
-            sn(nn.Conv3d(ch * 2, ch * 4, (3, 5, 5), (1, 2, 2), (1, 2, 2))), nn.LeakyReLU(0.2, True),
-            sn(nn.Conv3d(ch * 4, 1, (3, 5, 5), 1, (1, 2, 2))))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (N, T, C, H, W) in [-1, 1]
-        return self.net(x.transpose(1, 2))
-
-
-LOWPASS_SIGMA = 2.0  # px: what split_l1 counts as low frequency
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (..., H, W) images, edges replicated."""
-    r = max(1, math.ceil(3 * sigma))
-    k = torch.exp(-torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) ** 2 / (2 * sigma ** 2))
-    k = k / k.sum()
-    shape = x.shape
-    y = F.pad(x.reshape(-1, 1, *shape[-2:]), (r, r, r, r), mode="replicate")
-    y = F.conv2d(F.conv2d(y, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))
-    return y.reshape(shape)
-
-
-def split_l1(out: torch.Tensor, target: torch.Tensor, lowpass: float) -> torch.Tensor:
-    """L1 on the detail (image minus its LOWPASS_SIGMA blur) + `lowpass` x L1 on the blurred images.
-
-    Per-frame exposure flicker and regional gain are global errors that a crop cannot fully
-    explain; under plain L1 they set the sign of nearly every pixel's gradient and drown the
-    local signal (grain, dust, scratches): measured on this project's data, a small CNN gained
-    at most +0.4 dB in 300 steps under plain L1 and +1.6 dB in 150 under this loss, the RTN +1.0 dB in 100.
-    The low-frequency term, weighted down, still teaches deflickering."""
-    lo_out, lo_target = gaussian_blur(out, LOWPASS_SIGMA), gaussian_blur(target, LOWPASS_SIGMA)
-    return F.l1_loss(out - lo_out, target - lo_target) + lowpass * F.l1_loss(lo_out, lo_target)
-
-
-GATE_MARGIN = 0.25  # how much more a damaged pixel's gate should trust the propagated state
-
-
-def gate_loss(mask: torch.Tensor, damage: torch.Tensor) -> torch.Tensor | None:
-    """Soft-mask supervision for one frame, mask and damage (N,1,H,W): where the frame is damaged,
-    the gate should trust the propagated state by GATE_MARGIN more than it does, on average, over
-    the frame's undamaged pixels. None when no sample has both kinds of pixels.
-
-    Relative on purpose: an absolute push towards 1 on damaged pixels drove every gate to
-    saturate at 1 while the zero-initialised head gave the pixel loss no say yet, so the current
-    frame never entered the state again and the network could not learn (measured: the earlier
-    shipped rtn-compact's gates were all 1.0)."""
-    terms = []
-    for m, d in zip(mask, damage):
-        hit = d > 0.05
-        if hit.any() and not hit.all():
-            shortfall = F.relu(GATE_MARGIN - (m - m[~hit].mean()))
-            terms.append((d * shortfall).sum() / d.sum())
-    return torch.stack(terms).mean() if terms else None
-
-
-L2_UNIT = 0.025  # ab error (in units of AB_SCALE) at which the "l2" ab loss pulls as hard as L1
-
-
-def ab_pixel_loss(out: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
-    """Colourisation pixel loss on ab. Under "l1" every pixel pulls with the same strength, and
-    the many pixels the hint already has right favour an exact zero residual: measured, the
-    decoder fell silent within 200 iterations, holes or not (a Huber loss quadratic below 0.1
-    did the same). "l2" pulls in proportion to the error, so the pixels the hint gets wrong lead."""
-    if kind == "l2":
-        return F.mse_loss(out, target) / (2 * L2_UNIT)
-    return F.l1_loss(out, target)
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB of images in [0, 1]."""
-    mse = F.mse_loss(a, b).item()
-    return 10 * math.log10(1.0 / max(mse, 1e-10))
+from vsrtn.train.config import BOOKKEEPING, TrainConfig
+from vsrtn.train.losses import STDiscriminator, ab_pixel_loss, gate_loss, psnr, split_l1
+from vsrtn.train.samplers import ClipSampler, ColorSampler, hint_holes, keyframe_chains, start_worker, worker_sample
 
 
 def _check_init(init: str) -> None:
@@ -352,9 +87,9 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device)
         self.model = RTN(self._model_config()).to(self.device).train()
-        from vsrtn.models.colorize import is_colour_model
+        from vsrtn.models.colorize import is_color_model
 
-        self.color = is_colour_model(self.model.config)
+        self.color = is_color_model(self.model.config)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
         self.disc = self.opt_d = None
         if cfg.gan > 0:
@@ -466,9 +201,8 @@ class Trainer:
                 "train_config": asdict(self.cfg), "model_config": self.model.config.to_dict()}
         if self.disc is not None:
             ckpt["disc"], ckpt["opt_d"] = self.disc.state_dict(), self.opt_d.state_dict()
-        tmp = self.checkpoint_path.with_suffix(".tmp")
-        torch.save(ckpt, tmp)
-        os.replace(tmp, self.checkpoint_path)
+        with AtomicFile(self.checkpoint_path) as tmp:
+            torch.save(ckpt, tmp)
 
     # ------------------------------------------------------------------ loop
     def _lr(self) -> float:
@@ -490,11 +224,11 @@ class Trainer:
             return [self.sampler.sample(self.step * c.batch + b, frames) for b in range(c.batch)]
         if self._pool is None:
             self._pool = ProcessPoolExecutor(c.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_worker, initargs=(c, self._cache, self.color))
+                                             initializer=start_worker, initargs=(c, self._cache, self.color))
         for step in (self.step, self.step + 1):
             if step not in self._pending and step < c.iters:
                 frames = self._frames(step)
-                self._pending[step] = [self._pool.submit(_worker_sample, step * c.batch + b, frames)
+                self._pending[step] = [self._pool.submit(worker_sample, step * c.batch + b, frames)
                                        for b in range(c.batch)]
         return [f.result() for f in self._pending.pop(self.step)]
 
@@ -534,9 +268,9 @@ class Trainer:
         return loss, out, target
 
     def _color_loss(self, stats: dict[str, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(loss, output RGB, target RGB) of one colourisation batch; RGB clips (B, T, 3, H, W) in [-1, 1]."""
+        """(loss, output RGB, target RGB) of one colorization batch; RGB clips (B, T, 3, H, W) in [-1, 1]."""
         from vsrtn.color import AB_SCALE, gray_to_lightness, lab_to_rgb, rgb_luma, rgb_to_lab
-        from vsrtn.models.colorize import ReferenceSet, colour_hints, network_input
+        from vsrtn.models.colorize import ReferenceSet, color_hints, network_input
 
         c = self.cfg
         frames = self._frames()
@@ -547,8 +281,8 @@ class Trainer:
         gray = rgb_luma(rgb)  # the film's luma (BT.709), as the plugin reads gray clips
         light = gray_to_lightness(gray)
         ab = rgb_to_lab(rgb)[:, :, 1:]
-        hints = [colour_hints(self.matcher, gray[b].cpu(), [[b]] * frames, refs,
-                              _chained(items[b][1], items[b][2], gray[b, :, 0].cpu().numpy(), b))
+        hints = [color_hints(self.matcher, gray[b].cpu(), [[b]] * frames, refs,
+                              keyframe_chains(items[b][1], items[b][2], gray[b, :, 0].cpu().numpy(), b))
                  for b in range(c.batch)]
         hint, match_conf, warp_conf = (torch.stack([h[i] for h in hints]).to(self.device) for i in range(3))
         if c.holes > 0:  # a stream of its own: runs without holes draw the samples they drew before
@@ -560,7 +294,7 @@ class Trainer:
         goal_ab = ab / AB_SCALE
         loss = ab_pixel_loss(out_ab, goal_ab, c.ab_loss)
         stats["l1"] = loss.item()
-        if c.holes > 0 and holes.any():  # how much of the holes' colour the network has filled in
+        if c.holes > 0 and holes.any():  # how much of the holes' color the network has filled in
             inside = (1 - keep).expand_as(out_ab).bool()
             stats["hole_l1_hint"] = goal_ab[inside].abs().mean().item()
             stats["hole_l1"] = (out_ab.detach() - goal_ab)[inside].abs().mean().item()

@@ -1,9 +1,8 @@
-"""Media files through PyAV: decode the video stream, replace luma, encode, copy other streams.
+"""Media files through PyAV: open and decode a video, encode and mux its result, copy its other
+streams; read and write frame lists and images.
 
-Frames are handled in a planar YUV or gray working format of the source's bit depth; the luma
-plane is exchanged with the engine as float32 [0, 1] and chroma is carried over bit for bit.
 Outputs are written under a temporary name beside the destination and renamed only when
-complete, so an interrupted run never leaves a file that looks finished.
+complete (`vsrtn.atomic`), so an interrupted run never leaves a file that looks finished.
 """
 from __future__ import annotations
 
@@ -17,8 +16,12 @@ from typing import Callable, Iterator
 import av
 import numpy as np
 
-from vsrtn.color import ab_to_chroma, colour_matrix, luma_to_unit, unit_to_chroma, unit_to_luma
+from vsrtn.atomic import AtomicFile
 from vsrtn.errors import VsrtnError
+from vsrtn.pixfmt import FULL_RANGE, luma_of, planar_equivalent
+
+# File extensions taken for video when a folder is searched (the `vsrtn batch` inputs, training data).
+VIDEO_EXTS = (".mkv", ".mp4", ".mov", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".ts", ".mxf", ".nut", ".y4m")
 
 
 class MediaError(VsrtnError):
@@ -41,113 +44,15 @@ MUXER_TAGS = {"encoder", "major_brand", "minor_version", "compatible_brands"}
 FIELD_ORDERS = {2: "top first", 3: "bottom first", 4: "top coded first, bottom shown first",
                 5: "bottom coded first, top shown first"}
 
-
-_PLANAR = re.compile(r"(yuv(420|422|444|440|411|410)p|gray)(9|10|12|14|16)?(le)?")
-
-
-def _planar_equivalent(fmt: av.VideoFormat) -> str:
-    """A planar little-endian YUV / gray format with the source's subsampling and bit depth."""
-    name = fmt.name
-    if _PLANAR.fullmatch(name) and (name.endswith("le") or fmt.components[0].bits <= 8):
-        return name
-    if name.startswith("yuvj"):
-        return name.replace("yuvj", "yuv")  # the range travels in color_range
-    bits = max(c.bits for c in fmt.components)
-    depth = "" if bits <= 8 else "10le" if bits <= 10 else "12le" if bits <= 12 else "16le"
-    if len(fmt.components) <= 2 and not fmt.is_rgb:
-        return f"gray{depth}"
-    sub = re.match(r"(yuv|yuva)(420|422|444|440)p", name)
-    if sub:
-        return f"yuv{sub.group(2)}p{depth}"
-    if name.startswith(("nv12", "nv21", "p010", "p012", "p016")):
-        return f"yuv420p{depth}"
-    if name.startswith(("nv16", "nv20", "yuyv422", "uyvy422", "p210", "p216", "y210")):
-        return f"yuv422p{depth}"
-    return f"yuv444p{depth}"  # RGB and anything else: no chroma loss
-
-
-def _dtype(fmt: av.VideoFormat) -> np.dtype:
-    return np.dtype("<u2") if fmt.components[0].bits > 8 else np.dtype(np.uint8)
-
-
-def plane_array(frame: av.VideoFrame, index: int) -> np.ndarray:
-    """Copy of one plane as a (height, width) array."""
-    plane = frame.planes[index]
-    dtype = _dtype(frame.format)
-    raw = np.frombuffer(plane, dtype)
-    return raw.reshape(plane.height, plane.line_size // dtype.itemsize)[:, :plane.width].copy()
-
-
-FULL_RANGE = 2  # PyAV colour ranges: 1 = MPEG (limited), 2 = JPEG (full), 0 = unspecified
-
-
-def _is_limited(frame: av.VideoFrame) -> bool:
-    # Unspecified follows the video convention: limited.
-    return int(frame.color_range or 0) != FULL_RANGE
-
-
-def luma_of(frame: av.VideoFrame) -> np.ndarray:
-    """The frame's luma as float32 [0, 1], full range."""
-    bits = frame.format.components[0].bits
-    return luma_to_unit(plane_array(frame, 0), bits, False, _is_limited(frame))
-
-
-def _new_frame(like: av.VideoFrame, fmt_name: str, planes: list[np.ndarray]) -> av.VideoFrame:
-    """A frame of format `fmt_name` made of `planes`, with `like`'s timestamps and colour metadata."""
-    out = av.VideoFrame(like.width, like.height, fmt_name)
-    for dst, values in zip(out.planes, planes):
-        padded = np.zeros((dst.height, dst.line_size // values.dtype.itemsize), values.dtype)
-        padded[:, :dst.width] = values
-        dst.update(padded.tobytes())
-    out.pts, out.time_base = like.pts, like.time_base
-    for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
-        try:
-            setattr(out, attr, getattr(like, attr))
-        except (AttributeError, ValueError):
-            pass
-    return out
-
-
-def with_luma(frame: av.VideoFrame, y: np.ndarray) -> av.VideoFrame:
-    """A new frame like `frame` (format, chroma, timestamps, colour metadata) with luma `y`."""
-    fmt = frame.format
-    luma = unit_to_luma(y, fmt.components[0].bits, False, _is_limited(frame), _dtype(fmt))
-    return _new_frame(frame, fmt.name, [luma, *[plane_array(frame, i) for i in range(1, len(frame.planes))]])
-
-
-def colour_format(pix_fmt: str) -> str:
-    """The working format of a colourised frame: YUV stays; gray becomes 4:4:4 at its depth."""
-    if pix_fmt.startswith("yuv"):
-        return pix_fmt
-    bits = av.VideoFormat(pix_fmt).components[0].bits
-    return "yuv444p" if bits == 8 else f"yuv444p{bits}le"
-
-
-def with_colour(frame: av.VideoFrame, ab: np.ndarray) -> av.VideoFrame:
-    """A frame with `frame`'s luma plane untouched, bit for bit, and chroma from the Lab colour
-    `ab` (2, H, W), in the frame's matrix (BT.709 when unspecified); gray frames become 4:4:4."""
-    fmt = frame.format
-    bits, dtype, limited = fmt.components[0].bits, _dtype(fmt), _is_limited(frame)
-    matrix = colour_matrix(int(frame.colorspace))
-    name = colour_format(fmt.name)
-    cb_plane = av.VideoFormat(name, frame.width, frame.height).components[1]
-    chroma = ab_to_chroma(luma_of(frame), ab, matrix, (cb_plane.width, cb_plane.height))
-    planes = [plane_array(frame, 0), *[unit_to_chroma(c, bits, False, limited, dtype) for c in chroma]]
-    out = _new_frame(frame, name, planes)
-    if matrix != int(frame.colorspace):
-        out.colorspace = matrix
-    return out
-
-
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """A colour image file (8/16-bit PNG, JPEG, TIFF, ...) as R'G'B' (H, W, 3) float32 in [0, 1]."""
+    """A color image file (8/16-bit PNG, JPEG, TIFF, ...) as R'G'B' (H, W, 3) float32 in [0, 1]."""
     import cv2
 
     img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise MediaError(f"{path}: cannot read as an image")
     if img.ndim == 2 or img.shape[2] == 1:
-        raise MediaError(f"{path}: is a gray image; a colour reference is needed")
+        raise MediaError(f"{path}: is a gray image; a color reference is needed")
     scale = 65535.0 if img.dtype == np.uint16 else 255.0 if img.dtype == np.uint8 else 1.0
     rgb = cv2.cvtColor(img[..., :3], cv2.COLOR_BGR2RGB).astype(np.float32) / scale
     return np.clip(rgb, 0, 1)
@@ -205,7 +110,7 @@ class VideoSource:
         ctx = self.video.codec_context
         self.info = VideoInfo(width=ctx.width, height=ctx.height, frames=count_frames(self.path),
                               rate=self.video.average_rate or self.video.guessed_rate, time_base=self.video.time_base,
-                              pix_fmt=_planar_equivalent(av.VideoFormat(ctx.pix_fmt or "yuv420p")),
+                              pix_fmt=planar_equivalent(av.VideoFormat(ctx.pix_fmt or "yuv420p")),
                               sample_aspect_ratio=ctx.sample_aspect_ratio, codec=ctx.name)
 
     def frames(self, on_packet: Callable[[av.Packet], None] | None = None) -> Iterator[av.VideoFrame]:
@@ -235,8 +140,9 @@ class VideoSource:
                 continue
             for frame in decoded:
                 if (frame.width, frame.height) != (info.width, info.height):
-                    raise MediaError(f"{self.path}: the frame size changes at frame {count} ({info.width}x{info.height} "
-                                     f"-> {frame.width}x{frame.height}); scale it to one size first")
+                    raise MediaError(f"{self.path}: the frame size changes at frame {count} "
+                                     f"({info.width}x{info.height} -> {frame.width}x{frame.height}); "
+                                     "scale it to one size first")
                 if frame.interlaced_frame:
                     raise MediaError(f"{self.path}: frame {count} is interlaced; vsrtn restores progressive frames: "
                                      "deinterlace it first (e.g. ffmpeg -vf bwdif=mode=send_frame)")
@@ -276,7 +182,8 @@ class EncoderSettings:
                 raise ArgumentError(func, "crf", f"a number in {lo_hi[0]}..{lo_hi[1]} for {self.encoder}", self.quality)
         if self.preset is not None:
             if self.encoder not in ("x264", "x265"):
-                raise ArgumentError(func, "encoder-preset", f"not given for {self.encoder} (x264/x265 only)", self.preset)
+                raise ArgumentError(func, "encoder-preset", f"not given for {self.encoder} (x264/x265 only)",
+                                    self.preset)
             if self.preset not in SPEED_PRESETS:
                 raise ArgumentError(func, "encoder-preset", f"one of {', '.join(SPEED_PRESETS)}", self.preset)
         if self.pix_fmt is not None:
@@ -301,12 +208,6 @@ def choose_pix_fmt(encoder: str, wanted: str) -> str:
     deeper = [n for n in same if depth[n] >= bits]
     return min(deeper, key=depth.get) if deeper else max(same, key=depth.get)
 
-
-def partial_path(path: Path) -> Path:
-    """The temporary name an output is written under (same folder and extension)."""
-    return path.with_name(f".{path.stem}.vsrtn-partial{path.suffix}")
-
-
 class VideoSink:
     """Encodes frames into `path` (via a temporary name); copies the source's other streams."""
 
@@ -315,7 +216,8 @@ class VideoSink:
         if settings.encoder not in ENCODERS:
             raise MediaError(f"encoder must be one of {', '.join(ENCODERS)}, got {settings.encoder!r}")
         self.path = Path(path)
-        self.tmp = partial_path(self.path)
+        self.file = AtomicFile(self.path)
+        self.tmp = self.file.tmp
         codec, options, quality_key = ENCODERS[settings.encoder]
         options = dict(options)
         quality = settings.quality if settings.quality is not None else DEFAULT_QUALITY.get(settings.encoder)
@@ -403,7 +305,7 @@ class VideoSink:
         except av.error.FFmpegError as exc:
             self.abort()
             raise MediaError(f"{self.path}: writing failed ({exc})") from exc
-        os.replace(self.tmp, self.path)
+        self.file.commit()
 
     def abort(self) -> None:
         """Close and delete the temporary file."""
@@ -411,7 +313,7 @@ class VideoSink:
             self.container.close()
         except Exception:
             pass
-        self.tmp.unlink(missing_ok=True)
+        self.file.abort()
 
 
 def _read_frames(path: str | os.PathLike, convert: Callable[[av.VideoFrame], np.ndarray],
@@ -430,7 +332,7 @@ def read_gray(path: str | os.PathLike, max_frames: int | None = None) -> list[np
     """Every frame of a video's first video stream as float32 luma in [0, 1], read as the CLI
     reads it: limited-range codes (16..235 at 8 bits) unless the stream is tagged full range."""
     def luma(f: av.VideoFrame) -> np.ndarray:
-        planar = _planar_equivalent(f.format)
+        planar = planar_equivalent(f.format)
         return luma_of(f if f.format.name == planar else f.reformat(format=planar))
 
     return _read_frames(path, luma, max_frames)
@@ -444,7 +346,7 @@ def read_rgb(path: str | os.PathLike, max_frames: int | None = None) -> list[np.
 def write_gray(frames: list[np.ndarray], path: str | os.PathLike, rate: int = 24) -> None:
     """Frames in [0, 1] as a lossless 8-bit gray video (FFV1), tagged full range (0..255)."""
     h, w = frames[0].shape
-    with av.open(str(path), "w") as c:
+    with AtomicFile(path) as tmp, av.open(str(tmp), "w") as c:
         s = c.add_stream("ffv1", rate=rate)
         s.width, s.height, s.pix_fmt = w, h, "gray"
         # Untagged integer gray reads as limited range (16..235) in VapourSynth and in our CLI,

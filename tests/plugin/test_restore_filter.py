@@ -3,17 +3,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import textwrap
 
-import av
 import numpy as np
 import pytest
+import torch
 import vapoursynth as vs
 
-from conftest import ROOT
-from vsclips import textured
-
 import vsrtn
+
+from conftest import ROOT, parse_y4m, write_script
+from test_cli import run
+from vsclips import textured
 
 core = vs.core
 
@@ -31,36 +31,6 @@ def restore(clip, weights, **kw):
     kw.setdefault("window", 4)
     kw.setdefault("context", 2)
     return vsrtn.Restore(clip, weights=weights, **kw)
-
-
-def write_script(tmp_path, weights, body="clip = vsrtn.Restore(src, weights=W, window=4, context=2)",
-                 src="textured(vs.YUV420P8, 64, 48, 7)") -> str:
-    script = tmp_path / "restore.vpy"
-    script.write_text(textwrap.dedent(f"""\
-        import sys
-        sys.path.insert(0, {str(ROOT / 'tests')!r})
-        import vapoursynth as vs
-        import vsrtn
-        from vsclips import textured
-        W = {weights!r}
-        src = {src}
-        {body}
-        clip.set_output()
-        """))
-    return str(script)
-
-
-def parse_y4m(data: bytes, w: int, h: int, chroma_div: int = 4) -> list[bytes]:
-    header, _, rest = data.partition(b"\n")
-    assert header.startswith(b"YUV4MPEG2 ") and f" W{w} H{h} ".encode() in header + b" "
-    size = w * h + 2 * (w * h // chroma_div)
-    frames = []
-    while rest:
-        tag, _, rest = rest.partition(b"\n")
-        assert tag == b"FRAME", tag[:20]
-        frames.append(rest[:size])
-        rest = rest[size:]
-    return frames
 
 
 def test_vspipe_y4m_is_clean_and_equals_in_process(tmp_path, tiny_weights, venv_bin):
@@ -85,8 +55,8 @@ def test_vspipe_into_ffmpeg_and_x264(tmp_path, tiny_weights, venv_bin):
     subprocess.run(f"{vspipe} | x264 --quiet --demuxer y4m --qp 0 --preset ultrafast -o {h264} -", shell=True,
                    check=True)
     for encoded in (ffv1, h264):
-        dec = subprocess.run(["ffmpeg", "-v", "error", "-i", str(encoded), "-f", "rawvideo", "-pix_fmt", "yuv420p", "-"],
-                             capture_output=True, check=True).stdout
+        dec = subprocess.run(["ffmpeg", "-v", "error", "-i", str(encoded), "-f", "rawvideo", "-pix_fmt", "yuv420p",
+                              "-"], capture_output=True, check=True).stdout
         assert dec == exp_bytes, encoded.name  # both are lossless here: exact frames
 
 
@@ -183,18 +153,19 @@ def test_props_kept_and_provenance_added(tiny_weights):
     # The medium preset's deflicker radius (5), capped at the context used (2); or as given.
     assert f.props["vsrtn_context"] == 2 and f.props["vsrtn_deflicker"] == 2
     assert restore(src, tiny_weights, deflicker=0).get_frame(1).props["vsrtn_deflicker"] == 0
-    assert f.props["vsrtn_grain"] == 0.0 and restore(src, tiny_weights, grain=0.5).get_frame(1).props["vsrtn_grain"] == 0.5
+    assert f.props["vsrtn_grain"] == 0.0
+    assert restore(src, tiny_weights, grain=0.5).get_frame(1).props["vsrtn_grain"] == 0.5
 
 
 def test_range_prop_decides_how_luma_is_read(tiny_weights):
-    from vsrtn.vs_plugin import RANGE_PROP, _frame_range_limited
+    from vsrtn.plugin.frames import RANGE_PROP, range_limited
 
     src = textured(vs.YUV420P8, length=3)
     fmt = src.format
     full = src.std.SetFrameProps(**{RANGE_PROP: vs.RANGE_FULL})
     limited = src.std.SetFrameProps(**{RANGE_PROP: vs.RANGE_LIMITED})
-    assert not _frame_range_limited(full.get_frame(0), fmt)
-    assert _frame_range_limited(limited.get_frame(0), fmt) and _frame_range_limited(src.get_frame(0), fmt)
+    assert not range_limited(full.get_frame(0), fmt)
+    assert range_limited(limited.get_frame(0), fmt) and range_limited(src.get_frame(0), fmt)
     # The same codes read as full or limited range are different pictures, so restore differently.
     a, b = frames_of(restore(full, tiny_weights)), frames_of(restore(limited, tiny_weights))
     assert not np.array_equal(a[0][0], b[0][0])
@@ -246,7 +217,8 @@ def test_lowercase_alias():
     (dict(deflicker=True), "'deflicker' must be an integer in 0..context (5), got True"),
     (dict(weights=5), "'weights' must be None, a weights name or a file path, got 5"),
     (dict(weights=b"rtn-compact"), "'weights' must be None, a weights name or a file path, got b'rtn-compact'"),
-    (dict(weights="rtn-color-compact"), "'weights' must be restoration weights (a network with 3 inputs and 3 outputs)"),
+    (dict(weights="rtn-color-compact"),
+     "'weights' must be restoration weights (a network with 3 inputs and 3 outputs)"),
     (dict(device="tpu"), "'device' must be 'cpu', 'cuda' or None (automatic), got 'tpu'"),
     (dict(num_streams=True), "'num_streams' must be an integer in 1..16, got True"),
     (dict(tile="big"), "'tile' must be None, an int or [width, height]"),
@@ -316,33 +288,32 @@ def test_example_script_restores_a_real_file(tmp_path, tiny_weights, venv_bin):
     assert all(g == b"".join(p.tobytes() for p in e) for g, e in zip(got, expected))
 
 
-def test_write_gray_files_read_back_as_full_range(tmp_path):
-    """Our tools' gray FFV1 files hold full-range values: untagged, VapourSynth and the CLI
-    would read them as limited range and the restorer would see stretched, clipped pictures."""
-    from vsrtn.io import luma_of, write_gray
-    from vsrtn.vs_plugin import RANGE_PROP, _frame_range_limited
-
-    ramp = np.tile(np.arange(256, dtype=np.float32) / 255, (16, 1))
-    path = tmp_path / "ramp.mkv"
-    write_gray([ramp, ramp], path)
-    clip = core.bs.VideoSource(str(path))
-    frame = clip.get_frame(0)
-    assert int(frame.props[RANGE_PROP]) == int(vs.RANGE_FULL) and not _frame_range_limited(frame, clip.format)
-    with av.open(str(path)) as c:
-        assert np.array_equal(luma_of(next(c.decode(video=0))), ramp)
+core = vs.core
 
 
-def test_read_gray_reads_codes_by_the_stream_range(tmp_path):
-    """A full-range gray file made limited-range or full-range YUV by ffmpeg reads back as the
-    same picture."""
-    from vsrtn.io import read_gray, write_gray
+@pytest.fixture
+def tiny(tiny_weights):
+    return tiny_weights
 
-    ramp = np.tile(np.arange(256, dtype=np.float32) / 255, (16, 1))
-    gray = tmp_path / "ramp.mkv"
-    write_gray([ramp], gray)
-    assert np.array_equal(read_gray(gray)[0], ramp)
-    for pix_fmt, tolerance in (("yuv420p", 1.5 / 219), ("yuvj420p", 1.5 / 255)):  # one code: 1/219, 1/255
-        yuv = tmp_path / f"{pix_fmt}.mp4"
-        subprocess.run(["ffmpeg", "-v", "error", "-i", str(gray), "-c:v", "libx264", "-qp", "0", "-pix_fmt", pix_fmt,
-                        str(yuv)], check=True)
-        assert np.abs(read_gray(yuv)[0] - ramp).max() < tolerance, pix_fmt
+
+def test_interlaced_input_is_refused_with_a_deinterlacer_named(tiny_weights, tmp_path):
+    with pytest.raises(vs.Error, match=r"vsrtn.Restore: frame 0 of 'clip' is interlaced .*bwdif"):
+        vsrtn.Restore(textured(length=3).std.SetFieldBased(1), weights=tiny_weights)
+    src = tmp_path / "tff.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=25:duration=0.4",
+                    "-c:v", "libx264", "-flags", "+ildct+ilme", "-x264opts", "tff=1", "-field_order", "tt",
+                    str(src)], check=True)
+    res = run("restore", src, tmp_path / "out.mkv", "--weights", tiny_weights, check=False)
+    assert res.returncode == 2 and "interlaced" in res.stderr and not (tmp_path / "out.mkv").exists()
+
+
+def test_evaluation_errors_name_the_option_once(tiny_weights):
+    with pytest.raises(vs.Error, match=r"'seed' must be an integer in 0..2\*\*63-1"):
+        vsrtn.Degrade(textured(length=2), seed=2**70)
+    variable = core.std.Splice([textured(length=1), textured(vs.RGB24, length=1)], mismatch=True)
+    with pytest.raises(vs.Error, match="got 'a clip of variable format or size'"):
+        vsrtn.Colorize(textured(length=2), variable, weights=tiny_weights)
+    if not torch.cuda.is_available():
+        with pytest.raises(vs.Error) as err:
+            vsrtn.Restore(textured(length=2), weights=tiny_weights, device="cuda")
+        assert str(err.value).count("vsrtn.Restore:") == 1

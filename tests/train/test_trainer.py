@@ -9,8 +9,10 @@ import pytest
 import torch
 
 from vsrtn.train import content
-from vsrtn.train.trainer import (GATE_MARGIN, LOWPASS_SIGMA, ClipSampler, Trainer, TrainConfig, _add_objects,
-                                 gate_loss, gaussian_blur, split_l1)
+from vsrtn.train.config import TrainConfig
+from vsrtn.train.losses import GATE_MARGIN, LOWPASS_SIGMA, gate_loss, gaussian_blur, split_l1
+from vsrtn.train.samplers import ClipSampler, add_objects
+from vsrtn.train.trainer import Trainer
 from vsrtn.weights import load_model
 
 
@@ -34,14 +36,14 @@ def _centroid(mask: np.ndarray) -> np.ndarray:
     return np.array([xs.mean(), ys.mean()])
 
 
-@pytest.mark.parametrize("colour", [False, True])
-def test_objects_move_on_their_own_over_the_clip(colour):
-    background = np.full((8, 64, 64, 3) if colour else (8, 64, 64), 0.2, np.float32)
-    photo = np.full((80, 90, 3) if colour else (80, 90), 0.9, np.float32)
+@pytest.mark.parametrize("color", [False, True])
+def test_objects_move_on_their_own_over_the_clip(color):
+    background = np.full((8, 64, 64, 3) if color else (8, 64, 64), 0.2, np.float32)
+    photo = np.full((80, 90, 3) if color else (80, 90), 0.9, np.float32)
     a = content.with_objects(background, photo, np.random.default_rng(4), 1)
     assert a.shape == background.shape and np.array_equal(a, content.with_objects(background, photo,
                                                                                  np.random.default_rng(4), 1))
-    lum = a[..., 0] if colour else a
+    lum = a[..., 0] if color else a
     shown = [t for t in range(8) if (lum[t] > 0.55).sum() > 20]
     assert len(shown) >= 2  # the object is in view ...
     first, last = shown[0], shown[-1]
@@ -52,8 +54,8 @@ def test_objects_move_on_their_own_over_the_clip(colour):
 def test_objects_share_draws_its_own_samples():
     clip = np.random.default_rng(0).random((5, 32, 32), dtype=np.float32)
     photos = [np.random.default_rng(1).random((60, 60), dtype=np.float32)]
-    assert _add_objects(clip, photos, TrainConfig(objects=0.0), 3) is clip
-    with_obj = [_add_objects(clip, photos, TrainConfig(objects=1.0), k) for k in (3, 3, 4)]
+    assert add_objects(clip, photos, TrainConfig(objects=0.0), 3) is clip
+    with_obj = [add_objects(clip, photos, TrainConfig(objects=1.0), k) for k in (3, 3, 4)]
     assert not np.array_equal(with_obj[0], clip) and np.array_equal(with_obj[0], with_obj[1])
     assert not np.array_equal(with_obj[0], with_obj[2])
 
@@ -103,7 +105,8 @@ def test_split_l1_weights_global_errors_down_and_detail_fully():
     img[0, 15, 15] = 1
     b = gaussian_blur(img, LOWPASS_SIGMA)
     assert b.shape == img.shape and b.sum().item() == pytest.approx(1.0, rel=1e-5)
-    assert b[0, 15, 15 + 2].item() / b[0, 15, 15].item() == pytest.approx(np.exp(-4 / (2 * LOWPASS_SIGMA ** 2)), rel=1e-4)
+    expected = np.exp(-4 / (2 * LOWPASS_SIGMA ** 2))
+    assert b[0, 15, 15 + 2].item() / b[0, 15, 15].item() == pytest.approx(expected, rel=1e-4)
 
 
 def test_gate_supervision_is_relative_and_cannot_be_met_by_saturating():
@@ -165,7 +168,7 @@ def test_train_checkpoint_resume_and_export(frames_folder, tmp_path):
     # Same settings resume where they stopped; changed settings are refused, not mixed.
     again = Trainer(tiny(frames_folder), run, tmp_path, log=logs.append)
     assert again.step == 3 and any("resumed" in l for l in logs)
-    for (k, v), (k2, v2) in zip(t.model.state_dict().items(), again.model.state_dict().items()):
+    for v, v2 in zip(t.model.state_dict().values(), again.model.state_dict().values()):
         assert torch.equal(v, v2)
     with pytest.raises(ValueError, match="other settings"):
         Trainer(tiny(frames_folder, crop=48), run, tmp_path)

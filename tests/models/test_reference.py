@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import REFERENCE
-
 import vsrtn
+
+from conftest import REFERENCE
 
 CKPT = REFERENCE / "rtn_official_random_netG.pth.gz"
 IO = REFERENCE / "rtn_official_reference_io.pt"
