@@ -94,7 +94,7 @@ def published_procedure(model, frames, n: int, device: str, precision: str):
 
 
 def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str, deflicker: int = 0,
-            grain: float = 0.0) -> dict:
+            grain: float = 0.0, window: int | None = None) -> dict:
     import torch
 
     from vsrtn.engine import Engine, EngineSettings
@@ -118,8 +118,9 @@ def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str, defl
         engine = ColorEngine(model, device, EngineSettings(precision=precision, tile=None), [Reference(key, 0)])
         out = engine.run_clip(frames, n)
     else:
+        windows = {} if window is None else {"window": window}
         engine = Engine(model, device, EngineSettings(precision=precision, tile=None, deflicker=deflicker,
-                                                          grain=grain))
+                                                          grain=grain, **windows))
         out = engine.run_clip(frames, n)
     count = sum(1 for _ in out)
     if device == "cuda":
@@ -130,7 +131,7 @@ def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str, defl
               "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
               "rss_before_run_mib": round(rss_before / 1024, 1), "device": device, "precision": precision}
     if mode.startswith("engine-"):
-        result["deflicker"], result["grain"] = deflicker, grain
+        result["deflicker"], result["grain"], result["window"] = deflicker, grain, engine.settings.window
     if device == "cuda":
         result["peak_vram_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
         result["gpu"] = torch.cuda.get_device_name()
@@ -150,6 +151,7 @@ def main() -> int:
     ap.add_argument("--deflicker", type=int, default=None,
                     help="deflicker radius of the engine modes (default: the medium preset's)")
     ap.add_argument("--grain", type=float, default=0.0, help="grain retention of the engine modes (default 0)")
+    ap.add_argument("--window", type=int, default=None, help="window of the engine modes (default: the engine's)")
     ap.add_argument("--json", default=None, help="append results to this JSON file")
     ap.add_argument("--_child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -160,7 +162,8 @@ def main() -> int:
 
     if args._child:
         mode, h, w, n, prec = args._child
-        print(json.dumps(run_one(mode, int(h), int(w), int(n), args.device, prec, args.deflicker, args.grain)))
+        print(json.dumps(run_one(mode, int(h), int(w), int(n), args.device, prec, args.deflicker, args.grain,
+                                 args.window)))
         return 0
 
     results = []
@@ -173,7 +176,7 @@ def main() -> int:
             lengths = [args.slow_frames] if slow else [int(v) for v in args.lengths.split(",")]
             for n in lengths:
                 cmd = [sys.executable, __file__, "--device", args.device, "--deflicker", str(args.deflicker),
-                       "--grain", str(args.grain),
+                       "--grain", str(args.grain), *(["--window", str(args.window)] if args.window else []),
                        "--_child", mode, str(h), str(w), str(n), args.precision]
                 proc = subprocess.run(cmd, capture_output=True, text=True)
                 if proc.returncode != 0:

@@ -186,3 +186,29 @@ def test_one_non_finite_pixel_does_not_spread(tiny_weights):
         y, r = np.asarray(out.get_frame(n)[0]), np.asarray(ref.get_frame(n)[0])
         assert np.isfinite(y).all(), n
         assert np.abs(y - r).mean() < 0.02, n
+
+
+def test_flows_computed_by_the_engine_are_the_networks_own(model):
+    """The engine computes DIS flows on its pool (and ahead, for the next window): the frames
+    it gives are those of the network computing its flows itself."""
+    from vsrtn.windows import plan_windows
+
+    clip = moving_clip(9, 40, 56)
+    win = plan_windows(9, 4, 2)[1]
+    eng = Engine(model, "cpu", EngineSettings(window=4, context=2))
+    x = to_x(np.stack([clip[i] for i in win.frames]))
+    with torch.inference_mode():
+        own = model(x, out_range=(win.offset, win.offset + 4))[0, :, 0].numpy()
+    pending = eng.prefetch_flows([clip[i] for i in win.frames], win)
+    for flows in (None, pending):
+        got = eng.run_window([clip[i] for i in win.frames], win, flows=flows)
+        assert np.array_equal(np.stack(got), np.clip((own + 1) / 2, 0, 1))
+
+
+def test_flow_scale_is_checked_and_changes_the_frames(model):
+    with pytest.raises(ArgumentError, match=r"'flow_scale' must be a number in 0\.25\.\.1"):
+        EngineSettings(flow_scale=0.1)
+    clip = moving_clip(8, 64, 96)
+    full = restore_in_order(Engine(model, "cpu", EngineSettings(window=4, context=2)), clip, range(8))
+    half = restore_in_order(Engine(model, "cpu", EngineSettings(window=4, context=2, flow_scale=0.5)), clip, range(8))
+    assert not np.array_equal(full, half) and np.abs(full - half).mean() < 0.02

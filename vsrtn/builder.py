@@ -79,6 +79,7 @@ def parse_tile(tile: Any, func: str) -> tuple[int, int] | None:
 def build_engine(func: str, section: str, *, preset: Any = "medium", weights: Any = None,
                  device: DeviceOptions = DeviceOptions(), window: Any = None, context: Any = None,
                  tile: Any = None, tile_overlap: Any = None, deflicker: Any = None, grain: Any = None,
+                 flow_scale: Any = None,
                  scene_change: Any = True, scene_detect: Any = True, sc_threshold: Any = None,
                  references: Sequence[Any] | None = None) -> Built:
     """The engine of `section` ("restore" or "colorize") from the user's options over the
@@ -102,7 +103,8 @@ def build_engine(func: str, section: str, *, preset: Any = "medium", weights: An
         torch_device = device.resolve(func)
         settings = engine_settings(
             from_preset, window=window, context=context, deflicker=deflicker, grain=grain,
-            tile=parse_tile(tile, func), tile_overlap=tile_overlap, precision="fp16" if device.fp16 else "fp32",
+            tile=parse_tile(tile, func), tile_overlap=tile_overlap, flow_scale=flow_scale,
+            precision="fp16" if device.fp16 else "fp32",
             cuts=CutSettings(props=scene_change, detect=scene_change and scene_detect, threshold=threshold))
         weights_name = weights if weights is not None else from_preset.get("weights")
         if not weights_name:

@@ -41,6 +41,9 @@ def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration",
         g.add_argument("--grain", type=float, default=None,
                        help="share (0..1) of the source's fine grain kept, damage left out (default: the preset's, 0)")
     g.add_argument("--tile", type=int, nargs=2, metavar=("W", "H"), default=None)
+    g.add_argument("--flow-scale", type=float, default=None,
+                   help="compute optical flow on frames scaled by this (0.25..1; faster, at some cost in quality; "
+                        "default: the preset's, 1)")
     g.add_argument("--sc-threshold", type=float, default=None,
                    help="scene-cut detector threshold, 0 < T <= 1 (default 0.35; lower finds more cuts)")
     g.add_argument("--no-scene-detect", action="store_true",
@@ -65,6 +68,7 @@ def _build(args, section: str, func: str, references=None):
                         device=DeviceOptions.parse(args.device, args.fp16, func), window=args.window,
                         context=args.context, tile=list(args.tile) if args.tile else None,
                         deflicker=getattr(args, "deflicker", None), grain=getattr(args, "grain", None),
+                        flow_scale=args.flow_scale,
                         scene_detect=not args.no_scene_detect, sc_threshold=args.sc_threshold,
                         references=references).engine
 

@@ -211,6 +211,7 @@ class ColorEngine(Engine):
 
     CHANNELS = COLOR_CHANNELS
     KIND = "colorization"
+    KEEP = COLOR_CHANNELS[1]  # both ab planes
 
     def __init__(self, model: RTN, device: torch.device | str, settings: EngineSettings | None,
                  references: Sequence[Reference]) -> None:
@@ -234,12 +235,16 @@ class ColorEngine(Engine):
         """The keyframe-chain walks `window` needs; `.frames` lists the source frames they read."""
         return self.chains.plan(window.frames)
 
+    def prefetch_flows(self, frames: Sequence[np.ndarray], window: Window) -> None:
+        """None: the color network's flows are computed with its input (`run_window`)."""
+        return None
+
     @torch.inference_mode()
-    def run_window(self, frames: Sequence[np.ndarray], window: Window,
-                   cuts: CutFlags | None = None, support: Support | None = None) -> list[np.ndarray]:
+    def run_window(self, frames: Sequence[np.ndarray], window: Window, cuts: CutFlags | None = None,
+                   support: Support | None = None, flows: None = None) -> list[np.ndarray]:
         """ab planes (2, H, W) of the core frames of `window` from its gray source frames.
         `support`: `prepare(window)` and the luma of the frames it lists (without it, those must
-        all be frames of the window)."""
+        all be frames of the window). `flows` is unused (see `prefetch_flows`)."""
         if len(frames) != len(window.frames):
             raise ValueError(f"run_window: {len(window.frames)} frames expected, got {len(frames)}")
         frames = [finite(f) for f in frames]

@@ -22,7 +22,13 @@ WORK_SIDE = 96  # short side of the working resolution: flicker is low-frequency
 BOX_FRACTION = 0.125  # local-mean box radius as a share of the working short side
 
 
-def _small(img: np.ndarray, factor: int) -> np.ndarray:
+def work_factor(height: int, width: int) -> int:
+    """How much frames of this size are shrunk for the comparison."""
+    return max(1, round(min(height, width) / WORK_SIDE))
+
+
+def shrink(img: np.ndarray, factor: int) -> np.ndarray:
+    """A frame at the working resolution (area averaged)."""
     h, w = img.shape
     return cv2.resize(np.asarray(img, np.float32), (max(1, w // factor), max(1, h // factor)),
                       interpolation=cv2.INTER_AREA)
@@ -32,18 +38,20 @@ def _box(img: np.ndarray, radius: int) -> np.ndarray:
     return cv2.blur(img, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
 
 
-def stabilise(restored: np.ndarray, neighbours: Sequence[np.ndarray]) -> np.ndarray:
+def stabilise(restored: np.ndarray, neighbours: Sequence[np.ndarray], shrunk: bool = False) -> np.ndarray:
     """`restored` (H, W, [0, 1]) with its local mean brightness moved to that of the temporal
     median of `neighbours` (source frames of the same shot, its own included), each warped
-    onto it by DIS flow. With one neighbour there is nothing to compare and the frame is kept."""
+    onto it by DIS flow. With one neighbour there is nothing to compare and the frame is kept.
+    `shrunk`: the neighbours are given already `shrink`-ed (a window shrinks each source frame
+    once, not once for every frame it is a neighbour of)."""
     if len(neighbours) < 2:
         return restored
     h, w = restored.shape
-    factor = max(1, round(min(h, w) / WORK_SIDE))
-    cur = _small(restored, factor)
+    factor = work_factor(h, w)
+    cur = shrink(restored, factor)
     warped = []
     for frame in neighbours:
-        src = _small(frame, factor)
+        src = frame if shrunk else shrink(frame, factor)
         warped.append(warp_by_flow(src, dis_flow(cur, src)))
     reference = np.median(np.stack(warped), axis=0)
     radius = max(1, int(min(cur.shape) * BOX_FRACTION))

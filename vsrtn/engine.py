@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from vsrtn.deflicker import neighbourhood, stabilise
+from vsrtn.deflicker import neighbourhood, shrink, stabilise, work_factor
 from vsrtn.errors import ArgumentError, DeviceError
 from vsrtn.grain import retain
+from vsrtn.models.ops import pad_to, padded_size
 from vsrtn.models.rtn import RTN
 from vsrtn.options import check, is_int
 from vsrtn.scenecut import CutSettings, neighbours
@@ -67,7 +69,7 @@ def blend_ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.nd
 class EngineSettings:
     """How the engine runs a model; all validated on construction."""
 
-    window: int = 12  # core frames per model call
+    window: int = 48  # core frames per model call (context recomputed per window: fewer, longer windows cost less)
     context: int = 5  # extra frames each side (recurrence warm-up)
     deflicker: int = 0  # frames each side whose median steadies a restored frame's brightness; 0 = off
     grain: float = 0.0  # share of the source's fine grain put back after restoration (vsrtn.grain)
@@ -75,10 +77,13 @@ class EngineSettings:
     tile_overlap: int = 32
     precision: str = "fp32"  # fp32 | fp16 | bf16 (the last two on CUDA only)
     cuts: CutSettings = CutSettings()  # where a window's recurrence restarts
+    # DIS flow computed on frames scaled by this (then brought back to full size): faster, at some
+    # cost in quality (docs/BENCHMARKS.md), so full size unless asked for.
+    flow_scale: float = 1.0
 
     def __post_init__(self) -> None:
         f = "Engine"
-        for name in ("window", "context", "grain", "tile_overlap"):
+        for name in ("window", "context", "grain", "tile_overlap", "flow_scale"):
             check(name, getattr(self, name), f)
         if not is_int(self.deflicker) or not 0 <= self.deflicker <= self.context:
             # The neighbours must be in the window for every core frame, or frames at window
@@ -116,6 +121,7 @@ class Engine:
     # (input, output) channels of the networks this engine runs: restoration, gray in and out.
     CHANNELS = (3, 3)
     KIND = "restoration"
+    KEEP = 1  # output channels the engine uses (the restored gray is replicated in all three)
 
     def __init__(self, model: RTN, device: torch.device | str = "cpu", settings: EngineSettings | None = None) -> None:
         self.settings = settings or EngineSettings()
@@ -131,6 +137,10 @@ class Engine:
         self.model = model.to(self.device).eval()
         self.dtype = DTYPES[self.settings.precision]
         self._tile_cache: dict[tuple[int, int], tuple[int, int] | None] = {}
+        # The CPU stages run here, one thread per core this process may use: DIS flow pairs in
+        # parallel (OpenCV releases the GIL), the next window's while the network runs this one,
+        # and deflicker and grain frame by frame. The thread count never changes a result.
+        self._pool = ThreadPoolExecutor(max_workers=usable_cpus(), thread_name_prefix="vsrtn-cpu")
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = False  # same algorithms every call: reproducible output
 
@@ -167,64 +177,107 @@ class Engine:
         Restoration needs nothing; colorization walks keyframe chains (`ColorEngine`)."""
         return None
 
+    @staticmethod
+    def _input(frames: Sequence[np.ndarray]) -> torch.Tensor:
+        """The network's input (T, 3, H, W) in [-1, 1] from luma frames."""
+        return torch.from_numpy(np.stack(frames)).mul(2).sub(1).unsqueeze(1).expand(-1, 3, -1, -1)
+
+    def prefetch_flows(self, frames: Sequence[np.ndarray], window: Window) -> "PendingFlows | None":
+        """Start computing `window`'s flows from its source frames; hand the result to
+        `run_window(..., flows=)`. None where the network computes its own (RAFT)."""
+        if self.model.config.flow != "dis":
+            return None
+        return self.window_flows(self._input([finite(f) for f in frames]), window)
+
     @torch.inference_mode()
-    def run_window(self, frames: Sequence[np.ndarray], window: Window,
-                   cuts: CutFlags | None = None, support: Support | None = None) -> list[np.ndarray]:
+    def run_window(self, frames: Sequence[np.ndarray], window: Window, cuts: CutFlags | None = None,
+                   support: Support | None = None, flows: "PendingFlows | None" = None) -> list[np.ndarray]:
         """Restore the core frames of `window` from its source frames (in `window.frames` order).
         `cuts[p]`: a new shot starts at position p (nothing propagates from p-1 to p).
-        `support` is unused: restoration needs nothing beyond the window."""
+        `support` is unused: restoration needs nothing beyond the window. `flows`: from
+        `prefetch_flows` of the same frames (computed here when None)."""
         if len(frames) != len(window.frames):
             raise ValueError(f"run_window: {len(window.frames)} frames expected, got {len(frames)}")
         frames = [finite(f) for f in frames]
-        clip = torch.from_numpy(np.stack(frames))  # T,H,W
-        x = clip.mul(2).sub(1).unsqueeze(1).expand(-1, 3, -1, -1)
-        out = list(np.clip((self.infer(x, window, cuts)[:, 0] + 1) / 2, 0, 1))
+        x = self._input(frames)
+        y = self.infer(x, window, cuts, flows)[:, 0]  # (KEEP = 1)
+        y += 1  # in place: a window of large frames is gigabytes
+        y *= 0.5
+        out = list(np.clip(y, 0, 1, out=y))
+        # Frame by frame on the pool (OpenCV releases the GIL); each frame's result is its own.
         if self.settings.deflicker:
-            out = [self._deflicker(y, window.offset + i, frames, window, cuts) for i, y in enumerate(out)]
+            factor = work_factor(*frames[0].shape)
+            small = list(self._pool.map(lambda f: shrink(f, factor), frames))
+            out = list(self._pool.map(lambda i: self._deflicker(out[i], window.offset + i, small, window, cuts),
+                                      range(len(out))))
         if self.settings.grain:
-            out = [retain(y, frames[window.offset + i], self.settings.grain) for i, y in enumerate(out)]
+            out = list(self._pool.map(lambda i: retain(out[i], frames[window.offset + i], self.settings.grain),
+                                      range(len(out))))
         return out
 
-    def _deflicker(self, restored: np.ndarray, position: int, frames: Sequence[np.ndarray], window: Window,
+    def _deflicker(self, restored: np.ndarray, position: int, small: Sequence[np.ndarray], window: Window,
                    cuts: CutFlags | None) -> np.ndarray:
         """Steady the brightness of the restored frame at `position` of `window` against its
         shot's source frames within `deflicker` positions (a frame mirrored in at a clip end
-        counts once)."""
-        near = {window.frames[p]: frames[p]
-                for p in neighbourhood(position, len(frames), self.settings.deflicker, cuts)}
-        return stabilise(restored, list(near.values()))
+        counts once); `small`: the window's source frames, shrunk for the comparison."""
+        near = {window.frames[p]: small[p]
+                for p in neighbourhood(position, len(small), self.settings.deflicker, cuts)}
+        return stabilise(restored, list(near.values()), shrunk=True)
 
-    def infer(self, x: torch.Tensor, window: Window, cuts: CutFlags | None = None) -> np.ndarray:
+    def infer(self, x: torch.Tensor, window: Window, cuts: CutFlags | None = None,
+              flows: "PendingFlows | None" = None) -> np.ndarray:
         """Run the model on the model-ready input x (T, in_channels, H, W) of `window`'s source
-        frames -> its core frames' output (T', out_channels, H, W) in [-1, 1], tiled if needed."""
+        frames -> its core frames' output (T', KEEP, H, W) in [-1, 1], tiled if needed."""
         cut_t = None if cuts is None or not any(cuts) else torch.tensor(list(cuts), dtype=torch.bool)
         h, w = x.shape[-2:]
         out_range = (window.offset, window.offset + (window.stop - window.start))
+        if flows is None and self.model.config.flow == "dis":
+            flows = self.window_flows(x, window)
+        pairs = None if flows is None else flows.result()
         tile = self.tiles_for(h, w)
         if tile is None or (tile[0] >= w and tile[1] >= h):
-            return self._run(x, out_range, cut_t)
-        return self._run_tiled(x, out_range, tile, cut_t)
+            return self._run(x, out_range, cut_t, pairs)
+        return self._run_tiled(x, out_range, tile, cut_t, pairs)
 
-    def _run(self, x: torch.Tensor, out_range: tuple[int, int], cuts: torch.Tensor | None) -> np.ndarray:
+    def window_flows(self, x: torch.Tensor, window: Window) -> "PendingFlows":
+        """Start the DIS flows the network needs for `window` from its input x (T, C, H, W),
+        every pair on the pool; `.result()` gives its `compute_flow` result (unused pairs zero)."""
+        c = self.model.config
+        t, _, h, w = x.shape
+        ph, pw = padded_size(h, c.size_multiple), padded_size(w, c.size_multiple)
+        # As the network would compute them: on its padded guide channel, in [0, 1].
+        frames = (pad_to(x[:, c.guide_channel:c.guide_channel + 1], ph, pw).float() + 1) / 2
+        scale = float(self.settings.flow_scale)
+        a, b = window.offset, window.offset + (window.stop - window.start)
+        # Forward pair i-1 lines frame i-1 up with frame i (i < b); backward pair i lines i+1 up with i (i >= a).
+        jobs = [(0, i - 1, i, i - 1) for i in range(1, b)] + [(1, i, i, i + 1) for i in range(a, t - 1)]
+        pending = {(d, k): self._pool.submit(self.model.flow, frames[r:r + 1], frames[q:q + 1], scale)
+                   for d, k, r, q in jobs}
+        return PendingFlows(pending, (2, 1, max(t - 1, 0), 2, ph, pw))
+
+    def _run(self, x: torch.Tensor, out_range: tuple[int, int], cuts: torch.Tensor | None,
+             flows: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
         use_amp = self.dtype != torch.float32
         with torch.autocast(device_type=self.device.type, dtype=self.dtype, enabled=use_amp):
             y = self.model(x.to(self.device).unsqueeze(0), cuts=None if cuts is None else cuts.to(self.device),
+                           flows=None if flows is None else tuple(f.to(self.device) for f in flows),
                            out_range=out_range)
-        return y[0].float().cpu().numpy()
+        return y[0, :, :self.KEEP].float().cpu().numpy()
 
     def _run_tiled(self, x: torch.Tensor, out_range: tuple[int, int], tile: tuple[int, int],
-                   cuts: torch.Tensor | None) -> np.ndarray:
+                   cuts: torch.Tensor | None, flows: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
         h, w = x.shape[-2:]
         tw, th = min(tile[0], w), min(tile[1], h)
         ov = self.settings.tile_overlap
-        acc = np.zeros((out_range[1] - out_range[0], self.model.config.out_channels, h, w), np.float32)
+        acc = np.zeros((out_range[1] - out_range[0], self.KEEP, h, w), np.float32)
         weight = np.zeros((h, w), np.float32)
         ys, xs = tile_starts(h, th, ov), tile_starts(w, tw, ov)
         for y0 in ys:
             wy = blend_ramp(th, ov, y0 == 0, y0 + th == h)
             for x0 in xs:
                 wx = blend_ramp(tw, ov, x0 == 0, x0 + tw == w)
-                out = self._run(x[..., y0:y0 + th, x0:x0 + tw], out_range, cuts)
+                crop = None if flows is None else tuple(f[..., y0:y0 + th, x0:x0 + tw] for f in flows)
+                out = self._run(x[..., y0:y0 + th, x0:x0 + tw], out_range, cuts, crop)
                 wt = wy[:, None] * wx[None, :]
                 acc[..., y0:y0 + th, x0:x0 + tw] += out * wt
                 weight[y0:y0 + th, x0:x0 + tw] += wt
@@ -244,22 +297,33 @@ class Engine:
         extra = lambda prepared: () if prepared is None else tuple(prepared.frames)
         needs = lambda win, prepared: neighbours((*win.frames, *extra(prepared)), num_frames)
         read = 0
-        prepared = self.prepare(plan[0])
-        for k, win in enumerate(plan):
-            while read <= max(needs(win, prepared)):
+
+        def read_to(last: int) -> None:
+            nonlocal read
+            while read <= last:
                 try:
                     buffer[read] = next(source)
                 except StopIteration:
                     raise ValueError(f"run_clip: the clip ended after {read} frames, "
                                      f"{num_frames} were announced") from None
                 read += 1
+
+        prepared, flows = self.prepare(plan[0]), None
+        for k, win in enumerate(plan):
+            nxt = plan[k + 1] if k + 1 < len(plan) else None
+            read_to(max(needs(win, prepared)))
+            # The next window's flows are computed on the pool while the network runs this one.
+            next_flows = None
+            if nxt is not None:
+                read_to(max(neighbours(nxt.frames, num_frames)))
+                next_flows = self.prefetch_flows([buffer[i] for i in nxt.frames], nxt)
             support = (None if prepared is None else
                        Support(prepared, {i: buffer[i] for i in extra(prepared)}, cuts.between))
             outputs = self.run_window([buffer[i] for i in win.frames], win, cut_flags(win.frames, cuts.between),
-                                      support)
+                                      support, flows)
             # The next window is prepared before frames are dropped, so it keeps what it asks for.
-            prepared = self.prepare(plan[k + 1]) if k + 1 < len(plan) else None
-            keep_from = min(needs(plan[k + 1], prepared)) if k + 1 < len(plan) else read
+            prepared, flows = (self.prepare(nxt) if nxt is not None else None), next_flows
+            keep_from = min(needs(nxt, prepared)) if nxt is not None else read
             for i in [i for i in buffer if i < keep_from]:
                 del buffer[i]
             if hasattr(cuts, "forget_before"):
@@ -268,6 +332,27 @@ class Engine:
                 yield out
             if progress is not None:
                 progress(win.stop)
+
+
+class PendingFlows:
+    """A window's DIS flow pairs being computed on the engine's pool."""
+
+    def __init__(self, pending: dict[tuple[int, int], Future], shape: tuple[int, ...]) -> None:
+        self._pending, self._shape = pending, shape
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(forward, backward) flows, each (1, T-1, 2, H, W), as `RTN.compute_flow` gives them."""
+        flows = torch.zeros(self._shape)
+        for (direction, index), future in self._pending.items():
+            flows[direction, 0, index] = future.result()[0]
+        return flows[0], flows[1]
+
+
+def usable_cpus() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def finite(frame: np.ndarray) -> np.ndarray:

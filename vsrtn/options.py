@@ -44,6 +44,7 @@ OPTIONS: dict[str, Range] = {
     "deflicker": Range(0, 64),  # frames each side; at most `context` as well
     "grain": Range(0, 1, integer=False),  # share of the source's grain put back
     "tile_overlap": Range(0, 64),  # pixels shared by neighbouring tiles
+    "flow_scale": Range(0.25, 1, integer=False),  # size at which DIS flow is computed, relative to the frame
     "device_index": Range(0, 64),  # which GPU
     "num_streams": Range(1, 16),  # model calls in flight
 }

@@ -24,7 +24,8 @@ PRESETS_DIR = data.path("presets")
 # `restore:` / `colorize:` key -> (check, allowed-range text); ranges from vsrtn.options.
 _WEIGHTS = (lambda v: isinstance(v, str) and bool(v), "a weights name or file path")
 _ENGINE_SCHEMA: dict[str, tuple[Any, str]] = {
-    "weights": _WEIGHTS, **{k: (OPTIONS[k].ok, OPTIONS[k].expected) for k in ("window", "context", "tile_overlap")}}
+    "weights": _WEIGHTS,
+    **{k: (OPTIONS[k].ok, OPTIONS[k].expected) for k in ("window", "context", "tile_overlap", "flow_scale")}}
 # Keys only the `restore:` section takes.
 _RESTORE_SCHEMA: dict[str, tuple[Any, str]] = {k: (OPTIONS[k].ok, OPTIONS[k].expected) for k in ("deflicker", "grain")}
 _TOP_KEYS = {"description": str, "base": str, "restore": dict, "colorize": dict, "degradation": dict}
@@ -105,6 +106,7 @@ def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
 def engine_settings(restore: dict[str, Any], *, window: int | None = None, context: int | None = None,
                     deflicker: int | None = None, grain: float | None = None,
                     tile: tuple[int, int] | None = None, tile_overlap: int | None = None,
+                    flow_scale: float | None = None,
                     precision: str = "fp32", cuts: "CutSettings | None" = None) -> "EngineSettings":
     """Engine settings from a preset's `restore:` (or `colorize:`) section; explicit values take
     precedence. The preset's deflicker radius is capped at the context actually used (an explicit
@@ -122,4 +124,5 @@ def engine_settings(restore: dict[str, Any], *, window: int | None = None, conte
         grain=restore.get("grain", defaults.grain) if grain is None else grain,
         tile=tile,
         tile_overlap=restore.get("tile_overlap", defaults.tile_overlap) if tile_overlap is None else tile_overlap,
+        flow_scale=restore.get("flow_scale", defaults.flow_scale) if flow_scale is None else flow_scale,
         precision=precision, cuts=defaults.cuts if cuts is None else cuts)

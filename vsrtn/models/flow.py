@@ -12,7 +12,6 @@ import torch
 import torch.nn as nn
 
 from vsrtn.models.config import RTNConfig
-from vsrtn.models.ops import pad_to
 
 _DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -55,14 +54,30 @@ class DISFlow(nn.Module):
         super().__init__()
         self.preset = preset
 
-    def forward(self, ref: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
+    def forward(self, ref: torch.Tensor, src: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """Flow of each pair; `scale` < 1 computes it on frames resized by `scale` (area
+        averaged) and brings it back to full size (bilinear, vectors divided by `scale`)."""
         dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.preset])
         h, w = ref.shape[-2:]
-        # DIS needs frames of at least 12 px; smaller ones are edge-padded and cropped back.
-        ph, pw = max(h, self.min_size), max(w, self.min_size)
-        a, b = _to_gray_u8(pad_to(ref, ph, pw)), _to_gray_u8(pad_to(src, ph, pw))
-        flows = np.stack([dis.calc(a[i], b[i], None) for i in range(a.shape[0])])[:, :h, :w]
-        return torch.from_numpy(flows).permute(0, 3, 1, 2).contiguous().to(ref.device)
+        a, b = _to_gray_u8(ref), _to_gray_u8(src)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        if size != (w, h):
+            a, b = ([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames] for frames in (a, b))
+        flows = [self._calc(dis, a[i], b[i]) for i in range(len(a))]
+        if size != (w, h):
+            gain = np.float32([w / size[0], h / size[1]])
+            flows = [cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) * gain for f in flows]
+        return torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous().to(ref.device)
+
+    def _calc(self, dis: cv2.DISOpticalFlow, ref: np.ndarray, src: np.ndarray) -> np.ndarray:
+        """DIS flow (H, W, 2) of two uint8 frames; frames below DIS's minimum size are edge-padded
+        and the flow cropped back."""
+        h, w = ref.shape
+        pad_h, pad_w = max(0, self.min_size - h), max(0, self.min_size - w)
+        if pad_h or pad_w:  # as `ops.pad_to`: mirrored where the frame is large enough, else edge replicated
+            border = cv2.BORDER_REFLECT_101 if pad_h < h and pad_w < w else cv2.BORDER_REPLICATE
+            ref, src = (cv2.copyMakeBorder(f, 0, pad_h, 0, pad_w, border) for f in (ref, src))
+        return dis.calc(ref, src, None)[:h, :w]
 
 
 def build_flow(config: RTNConfig) -> nn.Module:

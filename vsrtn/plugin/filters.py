@@ -39,7 +39,8 @@ def _vs_errors(func: str):
 @_vs_errors("vsrtn.Restore")
 def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None = None, device: str | None = None,
             device_index: int = 0, fp16: bool | None = None, window: int | None = None, context: int | None = None,
-            tile: int | Sequence[int] | None = None, tile_overlap: int | None = None, num_streams: int = 1,
+            tile: int | Sequence[int] | None = None, tile_overlap: int | None = None, flow_scale: float | None = None,
+            num_streams: int = 1,
             scene_change: bool = True, scene_detect: bool = True, sc_threshold: float | None = None,
             deflicker: int | None = None, grain: float | None = None) -> vs.VideoNode:
     """Restore old film: remove scratches, dust, dirt, noise, blur and flicker from `clip`.
@@ -58,6 +59,8 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
         Default: the preset's. Memory grows with window + 2*context, never with clip length.
     tile: None (whole frames unless they would not fit), an int or [width, height] (>= 32 each).
     tile_overlap: pixels shared by neighbouring tiles (default 32).
+    flow_scale: optical flow computed on frames scaled by this (0.25..1), then brought back to
+        full size: faster on large frames, at some cost in quality. Default: the preset's (1).
     num_streams: model calls allowed at once (1..16); on CUDA each gets its own stream. Keep
         core.num_threads >= (window + 2*context) * num_streams to keep them all busy.
     scene_change: keep shots apart: nothing propagates across a cut. Cuts come from the
@@ -75,12 +78,13 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
     fmt = check_clip(clip, func)
     built = build_engine(func, "restore", preset=preset, weights=weights,
                          device=DeviceOptions(device, device_index, fp16, num_streams), window=window, context=context,
-                         tile=tile, tile_overlap=tile_overlap, deflicker=deflicker, grain=grain,
+                         tile=tile, tile_overlap=tile_overlap, flow_scale=flow_scale, deflicker=deflicker, grain=grain,
                          scene_change=scene_change, scene_detect=scene_detect, sc_threshold=sc_threshold)
     settings = built.engine.settings
     props = {"vsrtn_version": __version__, "vsrtn_weights": built.weights,
              "vsrtn_preset": built.preset, "vsrtn_window": settings.window, "vsrtn_context": settings.context,
-             "vsrtn_deflicker": settings.deflicker, "vsrtn_grain": float(settings.grain)}
+             "vsrtn_deflicker": settings.deflicker, "vsrtn_grain": float(settings.grain),
+             "vsrtn_flow_scale": float(settings.flow_scale)}
 
     def write(template: vs.VideoFrame, src: vs.VideoFrame, y: np.ndarray, win: Window) -> vs.VideoFrame:
         out = write_luma(src, fmt, y)
@@ -138,7 +142,8 @@ def _references(ref: Any, ref_frames: Any, clip: vs.VideoNode, func: str) -> lis
 def Colorize(clip: vs.VideoNode, ref: Any, *, ref_frames: int | Sequence[int] | None = None, preset: str | None = None,
              weights: str | None = None, device: str | None = None, device_index: int = 0, fp16: bool | None = None,
              window: int | None = None, context: int | None = None, tile: int | Sequence[int] | None = None,
-             tile_overlap: int | None = None, num_streams: int = 1, scene_change: bool = True,
+             tile_overlap: int | None = None, flow_scale: float | None = None, num_streams: int = 1,
+             scene_change: bool = True,
              scene_detect: bool = True, sc_threshold: float | None = None, output: str | None = None) -> vs.VideoNode:
     """Color a black-and-white clip from one or more color keyframes.
 
@@ -167,7 +172,8 @@ def Colorize(clip: vs.VideoNode, ref: Any, *, ref_frames: int | Sequence[int] | 
     references = _references(ref, ref_frames, clip, func)
     built = build_engine(func, "colorize", preset=preset, weights=weights,
                          device=DeviceOptions(device, device_index, fp16, num_streams), window=window, context=context,
-                         tile=tile, tile_overlap=tile_overlap, scene_change=scene_change, scene_detect=scene_detect,
+                         tile=tile, tile_overlap=tile_overlap, flow_scale=flow_scale, scene_change=scene_change,
+                         scene_detect=scene_detect,
                          sc_threshold=sc_threshold, references=references)
     settings = built.engine.settings
     if output == "rgb":
