@@ -192,20 +192,26 @@ def color_report(res: dict) -> str:
              "higher is better; LPIPS and CDC (x1000) lower is better, though a CDC below the color clip's own "
              "(its row) means color steadier than the real one, e.g. frozen.", "",
              "| clip | shots | method | PSNR | SSIM | LPIPS | CDC x1000 |", "|---|---|---|---|---|---|---|"]
-    for clip, entry in res["clips"].items():
+    for clip, entry in {**res["clips"], **res.get("held_out", {})}.items():
         shots = len(entry["shots"])
         lines += [f"| {clip} | {shots} | {method} | {m['psnr']:.2f} | {m['ssim']:.3f} | {m['lpips']:.3f} | "
                   f"{1000 * m['cdc']:.3f} |" for method, m in entry["methods"].items()]
         lines.append(f"| {clip} | {shots} | *the color clip itself* | | | | {1000 * entry['clean_cdc']:.3f} |")
-    return "\n".join([*lines, "", *_targets(_color_checks(res))]) + "\n"
+    lines += ["", "The held-out clip (scikit-image's *coffee* under the training camera, *chelsea* moving across "
+              "it; 40 frames at most) has played no part in training, tuning or design; it is reported on its own "
+              "and never in the means.", ""]
+    checks = _color_checks(res["clips"], "mean over the clips")
+    for name, entry in res.get("held_out", {}).items():
+        checks += _color_checks({name: entry}, name)
+    return "\n".join([*lines, *_targets(checks)]) + "\n"
 
 
-def _color_checks(res: dict) -> list[tuple[str, bool | None, str]]:
-    avg = {meth: {k: float(np.mean([e["methods"][meth][k] for e in res["clips"].values()])) for k in ("psnr", "cdc")}
+def _color_checks(clips: dict, label: str) -> list[tuple[str, bool | None, str]]:
+    avg = {meth: {k: float(np.mean([e["methods"][meth][k] for e in clips.values()])) for k in ("psnr", "cdc")}
            for meth in COLOR_METHODS}
     best = max(("ab copy", "DIS chain"), key=lambda m: avg[m]["psnr"])
     gain = avg["vsrtn"]["psnr"] - avg[best]["psnr"]
-    return [("PSNR >= better baseline + 1.5 dB", gain >= 1.5,
+    return [(f"{label}: PSNR >= better baseline + 1.5 dB", gain >= 1.5,
              f"vsrtn {avg['vsrtn']['psnr']:.2f} dB vs {best} {avg[best]['psnr']:.2f} dB ({gain:+.2f} dB)"),
-            ("CDC no higher than the DIS chain's", avg["vsrtn"]["cdc"] <= avg["DIS chain"]["cdc"],
+            (f"{label}: CDC no higher than the DIS chain's", avg["vsrtn"]["cdc"] <= avg["DIS chain"]["cdc"],
              f"vsrtn {1000 * avg['vsrtn']['cdc']:.3f} vs DIS chain {1000 * avg['DIS chain']['cdc']:.3f} (x1000)")]
