@@ -21,6 +21,39 @@ import cv2
 import numpy as np
 
 
+def compare(clean: Path, aged: Path, restored: Path, out: Path, args: argparse.Namespace) -> None:
+    """PSNR of the aged and restored clips against the clean one (and in the aged clip's tone),
+    and a before/after picture of the middle frame."""
+    from vsrtn.degrade import Degrader
+    from vsrtn.media import read_gray
+    from vsrtn.metrics import psnr
+    from vsrtn.presets import load_preset
+
+    a, b, r = read_gray(clean), read_gray(aged), read_gray(restored)
+    n = min(len(a), len(b), len(r))
+    if n != args.frames:
+        raise SystemExit(f"demo: expected {args.frames} frames, got clean {len(a)}, aged {len(b)}, restored {len(r)}")
+    mid = n // 2
+    panel = np.concatenate([a[mid], b[mid], r[mid]], axis=1)
+    labels = ["clean", "aged (degrade)", "restored (vsrtn)"]
+    # Limited-range footroom reads slightly below 0: clamp, or -1 would wrap to a white 255.
+    img = cv2.cvtColor(np.clip(np.rint(panel * 255), 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    for i, label in enumerate(labels):
+        cv2.putText(img, label, (i * 384 + 8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 220, 255), 2, cv2.LINE_AA)
+    cv2.imwrite(str(out / "before_after.png"), img)
+    p_aged = np.mean([psnr(x, y) for x, y in zip(a, b)])
+    p_rest = np.mean([psnr(x, y) for x, y in zip(a, r)])
+    print(f"demo: {n} frames; PSNR vs clean: aged {p_aged:.2f} dB, restored {p_rest:.2f} dB")
+    # `vsrtn degrade` ages frame t with Degrader(preset, seed).frame(clean, t): the same draws give its tone.
+    toner = Degrader(load_preset(args.preset)["degradation"], args.seed)
+    toned = [toner.target(x, t) for t, x in enumerate(a[:n])]
+    t_aged = np.mean([psnr(x, y) for x, y in zip(toned, b)])
+    t_rest = np.mean([psnr(x, y) for x, y in zip(toned, r)])
+    print(f"demo: PSNR vs clean in the aged clip's tone ({', '.join(toner.components)}): "
+          f"aged {t_aged:.2f} dB, restored {t_rest:.2f} dB")
+    print(f"demo: wrote {restored} and {out / 'before_after.png'}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="out/demo")
@@ -35,10 +68,7 @@ def main() -> int:
 
     from skimage import data
 
-    from vsrtn.degrade import Degrader
-    from vsrtn.media import read_gray, write_gray
-    from vsrtn.metrics import psnr
-    from vsrtn.presets import load_preset
+    from vsrtn.media import write_gray
     from vsrtn.train.content import camera_clip
 
     def step(msg: str) -> None:
@@ -70,29 +100,7 @@ def main() -> int:
     subprocess.run(pipe, shell=True, check=True, executable="/bin/bash")
 
     step("4/4 comparing")
-    a, b, r = read_gray(clean), read_gray(aged), read_gray(restored)
-    n = min(len(a), len(b), len(r))
-    if n != args.frames:
-        raise SystemExit(f"demo: expected {args.frames} frames, got clean {len(a)}, aged {len(b)}, restored {len(r)}")
-    mid = n // 2
-    panel = np.concatenate([a[mid], b[mid], r[mid]], axis=1)
-    labels = ["clean", "aged (degrade)", "restored (vsrtn)"]
-    # Limited-range footroom reads slightly below 0: clamp, or -1 would wrap to a white 255.
-    img = cv2.cvtColor(np.clip(np.rint(panel * 255), 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
-    for i, label in enumerate(labels):
-        cv2.putText(img, label, (i * 384 + 8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 220, 255), 2, cv2.LINE_AA)
-    cv2.imwrite(str(out / "before_after.png"), img)
-    p_aged = np.mean([psnr(x, y) for x, y in zip(a, b)])
-    p_rest = np.mean([psnr(x, y) for x, y in zip(a, r)])
-    print(f"demo: {n} frames; PSNR vs clean: aged {p_aged:.2f} dB, restored {p_rest:.2f} dB")
-    # `vsrtn degrade` ages frame t with Degrader(preset, seed).frame(clean, t): the same draws give its tone.
-    toner = Degrader(load_preset(args.preset)["degradation"], args.seed)
-    toned = [toner.target(x, t) for t, x in enumerate(a[:n])]
-    t_aged = np.mean([psnr(x, y) for x, y in zip(toned, b)])
-    t_rest = np.mean([psnr(x, y) for x, y in zip(toned, r)])
-    print(f"demo: PSNR vs clean in the aged clip's tone ({', '.join(toner.components)}): "
-          f"aged {t_aged:.2f} dB, restored {t_rest:.2f} dB")
-    print(f"demo: wrote {restored} and {out / 'before_after.png'}")
+    compare(clean, aged, restored, out, args)
     return 0
 
 

@@ -115,6 +115,74 @@ print(f"Colorize: {out.num_frames} frames, mean chroma distance from gray {sprea
 """
 
 
+def install(work: Path, python: str | None) -> tuple[Path, Path]:
+    """Build the wheel and sdist, check them, and install the wheel into a fresh venv: its
+    python and site-packages."""
+    dist = work / "dist"
+    run([sys.executable, "-m", "build", "--outdir", dist, ROOT])
+    archives = sorted(dist.iterdir())
+    run([sys.executable, "-m", "twine", "check", "--strict", *archives])
+    (wheel,) = [a for a in archives if a.suffix == ".whl"]
+
+    env = work / "env"
+    run([python or sys._base_executable, "-m", "venv", env])
+    py = env / "bin" / "python"
+    site = Path(run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                    capture_output=True, text=True).stdout.strip())
+    extras = "bestsource"
+    if python is None:
+        print(f"[smoke] linked {link_distributions('torch', site)} files of torch and its requirements",
+              file=sys.stderr)
+    else:
+        extras += ",torch"
+    run([py, "-m", "pip", "install", "--quiet", f"{wheel}[{extras}]", f"vapoursynth=={OLDEST_VAPOURSYNTH}"])
+    return py, site
+
+
+def user_environment(work: Path, py: Path, site: Path) -> dict:
+    """How a user runs things there: the venv first on PATH, a HOME of its own (VapourSynth's
+    config lives there), nothing of the checkout; checks that vsrtn comes from the wheel."""
+    home = work / "home"
+    home.mkdir(exist_ok=True)
+    user = dict(os.environ, HOME=str(home), PATH=f"{py.parent}{os.pathsep}{os.environ['PATH']}")
+    user.pop("PYTHONPATH", None)
+    user.pop("VSRTN_WEIGHTS", None)
+    at = dict(cwd=work, env=user)
+    run(["vapoursynth", "config"], **at)
+
+    where = run([py, "-c", "import vsrtn; print(vsrtn.__file__)"], capture_output=True, text=True, **at).stdout
+    if not Path(where.strip()).is_relative_to(site):
+        raise SystemExit(f"[smoke] vsrtn was imported from {where.strip()}, not from the installed wheel")
+    version = run(["vsrtn", "--version"], capture_output=True, text=True, **at).stdout.strip()
+    print(f"[smoke] {version} from {where.strip()}", file=sys.stderr)
+    run(["vsrtn", "doctor"], **at)
+    return at
+
+
+def use_it(work: Path, py: Path, at: dict) -> None:
+    """Restore through vspipe into ffmpeg, Colorize from a PNG keyframe, and `vsrtn restore`."""
+    film, key = make_film(work)
+    (work / "restore.vpy").write_text("import vapoursynth as vs\nimport vsrtn\n"
+                                      "vsrtn.Restore(vs.core.bs.VideoSource('film.mkv')).set_output()\n")
+    pipe = subprocess.Popen(["vspipe", "-c", "y4m", "restore.vpy", "-"], stdout=subprocess.PIPE, **at)
+    run(["ffmpeg", "-v", "error", "-y", "-i", "-", "-c:v", "libx264", "-crf", "16", "vspipe.mkv"],
+        stdin=pipe.stdout, **at)
+    if pipe.wait() != 0:
+        raise SystemExit(f"[smoke] vspipe failed ({pipe.returncode})")
+    frames = int(probe(work / "vspipe.mkv")["video"]["nb_read_frames"])
+    if frames != FRAMES:
+        raise SystemExit(f"[smoke] vspipe | ffmpeg wrote {frames} frames, expected {FRAMES}")
+    print(f"[smoke] Restore through vspipe into ffmpeg: {frames} frames", file=sys.stderr)
+
+    run([py, "-c", COLORIZE_CHECK], **at)
+
+    run(["vsrtn", "restore", film, "cli.mkv"], **at)
+    streams = probe(work / "cli.mkv")
+    if "audio" not in streams or int(streams["video"]["nb_read_frames"]) != FRAMES:
+        raise SystemExit(f"[smoke] vsrtn restore lost the audio or frames: {sorted(streams)}")
+    print("[smoke] vsrtn restore: all frames and the audio kept", file=sys.stderr)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--keep", default=None, help="work in this folder and keep it (default: a temporary one)")
@@ -125,60 +193,9 @@ def main() -> int:
     if work.is_relative_to(ROOT):
         raise SystemExit("[smoke] --keep must be outside the checkout")
     try:
-        dist = work / "dist"
-        run([sys.executable, "-m", "build", "--outdir", dist, ROOT])
-        archives = sorted(dist.iterdir())
-        run([sys.executable, "-m", "twine", "check", "--strict", *archives])
-        (wheel,) = [a for a in archives if a.suffix == ".whl"]
-
-        env = work / "env"
-        run([args.python or sys._base_executable, "-m", "venv", env])
-        py = env / "bin" / "python"
-        site = Path(run([py, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                        capture_output=True, text=True).stdout.strip())
-        extras = "bestsource"
-        if args.python is None:
-            print(f"[smoke] linked {link_distributions('torch', site)} files of torch and its requirements",
-                  file=sys.stderr)
-        else:
-            extras += ",torch"
-        run([py, "-m", "pip", "install", "--quiet", f"{wheel}[{extras}]", f"vapoursynth=={OLDEST_VAPOURSYNTH}"])
-
-        home = work / "home"
-        home.mkdir(exist_ok=True)
-        user = dict(os.environ, HOME=str(home), PATH=f"{env / 'bin'}{os.pathsep}{os.environ['PATH']}")
-        user.pop("PYTHONPATH", None)
-        user.pop("VSRTN_WEIGHTS", None)
-        at = dict(cwd=work, env=user)
-        run(["vapoursynth", "config"], **at)
-
-        where = run([py, "-c", "import vsrtn; print(vsrtn.__file__)"], capture_output=True, text=True, **at).stdout
-        if not Path(where.strip()).is_relative_to(site):
-            raise SystemExit(f"[smoke] vsrtn was imported from {where.strip()}, not from the installed wheel")
-        version = run(["vsrtn", "--version"], capture_output=True, text=True, **at).stdout.strip()
-        print(f"[smoke] {version} from {where.strip()}", file=sys.stderr)
-        run(["vsrtn", "doctor"], **at)
-
-        film, key = make_film(work)
-        (work / "restore.vpy").write_text("import vapoursynth as vs\nimport vsrtn\n"
-                                          "vsrtn.Restore(vs.core.bs.VideoSource('film.mkv')).set_output()\n")
-        pipe = subprocess.Popen(["vspipe", "-c", "y4m", "restore.vpy", "-"], stdout=subprocess.PIPE, **at)
-        run(["ffmpeg", "-v", "error", "-y", "-i", "-", "-c:v", "libx264", "-crf", "16", "vspipe.mkv"],
-            stdin=pipe.stdout, **at)
-        if pipe.wait() != 0:
-            raise SystemExit(f"[smoke] vspipe failed ({pipe.returncode})")
-        frames = int(probe(work / "vspipe.mkv")["video"]["nb_read_frames"])
-        if frames != FRAMES:
-            raise SystemExit(f"[smoke] vspipe | ffmpeg wrote {frames} frames, expected {FRAMES}")
-        print(f"[smoke] Restore through vspipe into ffmpeg: {frames} frames", file=sys.stderr)
-
-        run([py, "-c", COLORIZE_CHECK], **at)
-
-        run(["vsrtn", "restore", film, "cli.mkv"], **at)
-        streams = probe(work / "cli.mkv")
-        if "audio" not in streams or int(streams["video"]["nb_read_frames"]) != FRAMES:
-            raise SystemExit(f"[smoke] vsrtn restore lost the audio or frames: {sorted(streams)}")
-        print("[smoke] vsrtn restore: all frames and the audio kept", file=sys.stderr)
+        py, site = install(work, args.python)
+        at = user_environment(work, py, site)
+        use_it(work, py, at)
         print("[smoke] the installed wheel works outside the checkout", file=sys.stderr)
         return 0
     finally:
