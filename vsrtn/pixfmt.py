@@ -66,9 +66,13 @@ def new_frame(like: av.VideoFrame, fmt_name: str, planes: list[np.ndarray]) -> a
     """A frame of format `fmt_name` made of `planes`, with `like`'s timestamps and color metadata."""
     out = av.VideoFrame(like.width, like.height, fmt_name)
     for dst, values in zip(out.planes, planes):
-        padded = np.zeros((dst.height, dst.line_size // values.dtype.itemsize), values.dtype)
-        padded[:, :dst.width] = values
-        dst.update(padded.tobytes())
+        stride = dst.line_size // values.dtype.itemsize
+        if stride == dst.width:
+            dst.update(np.ascontiguousarray(values))
+        else:
+            padded = np.zeros((dst.height, stride), values.dtype)
+            padded[:, :dst.width] = values
+            dst.update(padded)
     out.pts, out.time_base = like.pts, like.time_base
     for attr in ("color_range", "colorspace", "color_primaries", "color_trc"):
         try:
