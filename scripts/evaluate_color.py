@@ -29,7 +29,7 @@ from quality.scoring import color_score
 
 CLIPS = (("bikes", 1.0), ("bigbuckbunny", 0.5))  # name, scale
 # Kept aside: no training, tuning or design choice has looked at it. scikit-image's coffee
-# photograph under the training camera, with its chelsea photograph moving across it (colour the
+# photograph under the training camera, with its chelsea photograph moving across it (color the
 # keyframe does not show), 256 px square. Reported on its own, never in the means.
 HELD_OUT = "held-out: coffee + chelsea"
 
