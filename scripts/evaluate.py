@@ -94,6 +94,17 @@ def real_films(max_frames: int) -> dict[str, list[np.ndarray]]:
     return films
 
 
+def every_method(frames: list[np.ndarray], tuned: dict, weights: str, preset: str, work: Path,
+                 with_grain: bool = True) -> dict[str, list[np.ndarray]]:
+    """The input, every baseline at its tuned strength, vsrtn through the plugin, and (with_grain)
+    vsrtn with `grain=GRAIN`."""
+    methods = {"input": frames, **restoration_baselines(frames, tuned),
+               "vsrtn": restore_vspipe(frames, weights, preset, work)}
+    if with_grain:
+        methods[GRAIN_METHOD] = restore_vspipe(frames, weights, preset, work, grain=GRAIN)
+    return methods
+
+
 def evaluate_synthetic(results: dict, clips: dict[str, list[np.ndarray]], presets: list[str], work: Path) -> None:
     """Every method on every clip aged at every preset: rows of `results["synthetic"]`."""
     from vsrtn.degrade import Degrader
@@ -105,10 +116,7 @@ def evaluate_synthetic(results: dict, clips: dict[str, list[np.ndarray]], preset
             degraded = [d.frame(f, n)[0] for n, f in enumerate(clean)]
             toned = [d.target(f, n) for n, f in enumerate(clean)]
             weights = results["weights"][preset]
-            methods = {"input": degraded, **restoration_baselines(degraded, results["baselines"]),
-                       "vsrtn": restore_vspipe(degraded, weights, preset, work)}
-            if preset == "medium":
-                methods[GRAIN_METHOD] = restore_vspipe(degraded, weights, preset, work, grain=GRAIN)
+            methods = every_method(degraded, results["baselines"], weights, preset, work, with_grain=preset == "medium")
             for method, out in methods.items():
                 row = {"clip": clip_name, "preset": preset, "method": method, "frames": len(clean),
                        **score(out, clean, toned)}
@@ -135,9 +143,7 @@ def evaluate_damage_only(results: dict, clips: dict[str, list[np.ndarray]], work
         degraded = [d.frame(f, n)[0] for n, f in enumerate(clean)]
         target = [d.target(f, n, keep=("grain",)) for n, f in enumerate(clean)]
         weights = results["weights"][preset]
-        methods = {"input": degraded, **restoration_baselines(degraded, results["baselines"]),
-                   "vsrtn": restore_vspipe(degraded, weights, preset, work),
-                   GRAIN_METHOD: restore_vspipe(degraded, weights, preset, work, grain=GRAIN)}
+        methods = every_method(degraded, results["baselines"], weights, preset, work)
         for method, out in methods.items():
             row = {"clip": clip_name, "preset": preset, "method": method, "frames": len(clean),
                    **score(out, target, target)}
@@ -149,9 +155,7 @@ def evaluate_real(results: dict, real_frames: int, nr_step: int, figure: Path, w
     """Every method on the real films (medium preset): rows of `results["real"]`, and the figure."""
     weights = results["weights"]["real"]
     for film, frames in real_films(real_frames).items():
-        methods = {"input": frames, **restoration_baselines(frames, results["baselines"]),
-                   "vsrtn": restore_vspipe(frames, weights, "medium", work),
-                   GRAIN_METHOD: restore_vspipe(frames, weights, "medium", work, grain=GRAIN)}
+        methods = every_method(frames, results["baselines"], weights, "medium", work)
         for method, out in methods.items():
             row = {"film": film, "method": method, "frames": len(frames), **no_reference(out, nr_step)}
             results["real"].append(row)

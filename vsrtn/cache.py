@@ -27,10 +27,13 @@ class LRUCache(Generic[V]):
     def get(self, key: Hashable) -> V | None:
         """The value of `key` (now the most recently used), or None."""
         with self._lock:
-            if key in self._done:
-                self._done.move_to_end(key)
-                return self._done[key]
-        return None
+            return self._hit(key)
+
+    def _hit(self, key: Hashable) -> V | None:
+        if key not in self._done:
+            return None
+        self._done.move_to_end(key)
+        return self._done[key]
 
     def put(self, key: Hashable, value: V) -> None:
         with self._lock:
@@ -48,8 +51,7 @@ class LRUCache(Generic[V]):
         while True:
             with self._lock:
                 if key in self._done:
-                    self._done.move_to_end(key)
-                    return self._done[key]
+                    return self._hit(key)
                 busy = self._busy.get(key)
                 if busy is None:
                     busy = self._busy[key] = threading.Lock()

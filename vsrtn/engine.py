@@ -199,7 +199,7 @@ class Engine:
         if len(frames) != len(window.frames):
             raise ValueError(f"run_window: {len(window.frames)} frames expected, got {len(frames)}")
         frames = [finite(f) for f in frames]
-        x = self._input(frames)
+        x = self._input(frames) if flows is None else flows.input  # built once, when the flows were started
         y = self.infer(x, window, cuts, flows)[:, 0]  # (KEEP = 1)
         y += 1  # in place: a window of large frames is gigabytes
         y *= 0.5
@@ -253,7 +253,7 @@ class Engine:
         jobs = [(0, i - 1, i, i - 1) for i in range(1, b)] + [(1, i, i, i + 1) for i in range(a, t - 1)]
         pending = {(d, k): self._pool.submit(self.model.flow, frames[r:r + 1], frames[q:q + 1], scale)
                    for d, k, r, q in jobs}
-        return PendingFlows(pending, (2, 1, max(t - 1, 0), 2, ph, pw))
+        return PendingFlows(x, pending, (2, 1, max(t - 1, 0), 2, ph, pw))
 
     def _run(self, x: torch.Tensor, out_range: tuple[int, int], cuts: torch.Tensor | None,
              flows: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
@@ -335,10 +335,11 @@ class Engine:
 
 
 class PendingFlows:
-    """A window's DIS flow pairs being computed on the engine's pool."""
+    """A window's DIS flow pairs being computed on the engine's pool, and the network input
+    (`input`) they were computed from."""
 
-    def __init__(self, pending: dict[tuple[int, int], Future], shape: tuple[int, ...]) -> None:
-        self._pending, self._shape = pending, shape
+    def __init__(self, x: torch.Tensor, pending: dict[tuple[int, int], Future], shape: tuple[int, ...]) -> None:
+        self.input, self._pending, self._shape = x, pending, shape
 
     def result(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(forward, backward) flows, each (1, T-1, 2, H, W), as `RTN.compute_flow` gives them."""
