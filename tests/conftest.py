@@ -216,3 +216,33 @@ def parse_y4m(data: bytes, w: int, h: int, chroma_div: int = 4) -> list[bytes]:
 
 def pytest_report_header(config):
     return f"vsrtn tests, shared material at {SHARED} ({'present' if SHARED.exists() else 'MISSING'})"
+
+
+def vfr_video(path, frames=30, size=(64, 48)):
+    """A variable-frame-rate video (x264 in Matroska): irregular timestamps, keyframes every 5."""
+    from fractions import Fraction
+
+    import av
+
+    rng = np.random.default_rng(3)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25, options={"g": "5", "bf": "0"})
+        s.width, s.height, s.pix_fmt = *size, "yuv420p"
+        s.time_base = s.codec_context.time_base = Fraction(1, 1000)
+        t = 0
+        for n in range(frames):
+            img = (np.roll(rng.random((size[1], size[0])), n, axis=1) * 255).astype(np.uint8)
+            f = av.VideoFrame.from_ndarray(np.stack([img] * 3, -1), format="rgb24").reformat(format="yuv420p")
+            f.pts, f.time_base = t, Fraction(1, 1000)
+            t += 40 if n % 3 else 95  # 25 fps with longer gaps
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    return path
+
+
+def framemd5(path) -> str:
+    out = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0", "-f", "framemd5", "-"],
+                         capture_output=True, text=True, check=True).stdout
+    return "\n".join(line for line in out.splitlines() if not line.startswith("#"))

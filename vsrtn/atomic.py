@@ -9,6 +9,7 @@ from pathlib import Path
 from types import TracebackType
 
 PARTIAL = ".vsrtn-partial"  # in the name of every file still being written
+JOB_SUFFIX = ".vsrtn-job"  # ends the name of the folder of a job in segments (`vsrtn.jobs`): never output
 
 
 def partial_path(path: str | os.PathLike) -> Path:

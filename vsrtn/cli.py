@@ -60,17 +60,56 @@ def _encoder(args, func: str):
     return settings
 
 
+def _engine_options(args) -> dict:
+    """`build_engine`'s options from the command line (device and references apart)."""
+    return dict(preset=args.preset, weights=args.weights, window=args.window, context=args.context,
+                tile=list(args.tile) if args.tile else None, deflicker=getattr(args, "deflicker", None),
+                grain=getattr(args, "grain", None), flow_scale=args.flow_scale,
+                scene_detect=not args.no_scene_detect, sc_threshold=args.sc_threshold)
+
+
 def _build(args, section: str, func: str, references=None):
     """The engine the options ask for (the plugin's builder, so the two cannot drift apart)."""
     from vsrtn.builder import DeviceOptions, build_engine
 
-    return build_engine(func, section, preset=args.preset, weights=args.weights,
-                        device=DeviceOptions.parse(args.device, args.fp16, func), window=args.window,
-                        context=args.context, tile=list(args.tile) if args.tile else None,
-                        deflicker=getattr(args, "deflicker", None), grain=getattr(args, "grain", None),
-                        flow_scale=args.flow_scale,
-                        scene_detect=not args.no_scene_detect, sc_threshold=args.sc_threshold,
-                        references=references).engine
+    return build_engine(func, section, device=DeviceOptions.parse(args.device, args.fp16, func),
+                        references=references, **_engine_options(args)).engine
+
+
+def _add_cluster_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("cluster (Ray; pip install \"vsrtn[ray]\")")
+    g.add_argument("--cluster", default=None, metavar="local|auto|ray://HOST:PORT",
+                   help="run in segments on a Ray cluster: local starts one on this machine, auto joins the "
+                        "cluster this machine belongs to; rerunning the same command resumes")
+    g.add_argument("--workers", type=int, default=None,
+                   help="workers (default: one per GPU of the cluster, else one per CPU)")
+    g.add_argument("--segment-windows", type=int, default=None,
+                   help="windows per segment (default: about four segments per worker, at most 20 windows)")
+
+
+def _run_cluster(args, pairs, section: str, func: str, encoder, references=()) -> list:
+    """Run (input, output) pairs on the cluster `--cluster` names."""
+    from vsrtn.cluster import EngineSpec, run
+
+    spec = EngineSpec(func, section, _engine_options(args), args.device, args.fp16, tuple(references))
+    progress = _Progress(args.quiet, "segments")
+    try:
+        return run(pairs, spec, encoder, cluster=args.cluster, workers=args.workers,
+                   per_segment=args.segment_windows, warn=_warn, progress=progress)
+    except KeyboardInterrupt:
+        print(f"{func}: interrupted; rendered segments are kept beside the output: rerun the same command "
+              "to resume", file=sys.stderr)
+        raise
+    finally:
+        progress.close()
+
+
+def _cluster_result(res) -> int:
+    if res.status != "done":
+        print(f"vsrtn: error: {res.input}: {res.error}", file=sys.stderr)
+        return 1
+    print(f"{res.output}: {res.frames} frames", file=sys.stderr)
+    return 0
 
 
 def parse_reference(text: str) -> tuple[str, int | None]:
@@ -144,6 +183,9 @@ def _cmd_restore(args) -> int:
     func = "vsrtn restore"
     encoder = _encoder(args, func)
     check_paths(Path(args.input), Path(args.output), args.overwrite)
+    if args.cluster:
+        return _cluster_result(_run_cluster(args, [(Path(args.input), Path(args.output))], "restore", func,
+                                            encoder)[0])
     engine = _build(args, "restore", func)
     res = _run_one(Path(args.input), Path(args.output), engine_transform(engine), args, encoder)
     print(f"{res.output}: {res.frames} frames in {res.seconds:.1f} s", file=sys.stderr)
@@ -167,6 +209,9 @@ def _cmd_colorize(args) -> int:
         if frame is not None and frame >= info.frames:
             raise VsrtnError(f"--ref {text}: frame {frame} is past the end of {src} ({info.frames} frames)")
         refs.append(Reference(fit_reference(read_image(path), info.width, info.height), frame))
+    if args.cluster:
+        return _cluster_result(_run_cluster(args, [(src, dst)], "colorize", func, encoder,
+                                            [(r.rgb, r.frame) for r in refs])[0])
     engine = _build(args, "colorize", func, refs)
     res = _run_one(src, dst, engine_transform(engine), args, encoder, color=True)
     print(f"{res.output}: {res.frames} frames in {res.seconds:.1f} s", file=sys.stderr)
@@ -191,7 +236,7 @@ def expand_inputs(items: list[str], exclude: Path | None = None) -> list[tuple[P
     """Files, folders (their video files, recursively) and globs -> sorted unique (path, name
     relative to its input root): a file found in a folder keeps its path below that folder, a
     file named directly or by a glob its name. Files under `exclude` (the output folder) are left out."""
-    from vsrtn.atomic import PARTIAL
+    from vsrtn.atomic import JOB_SUFFIX, PARTIAL
     from vsrtn.media import VIDEO_EXTS
 
     found: list[tuple[Path, Path]] = []
@@ -200,7 +245,8 @@ def expand_inputs(items: list[str], exclude: Path | None = None) -> list[tuple[P
         for m in matches:
             if m.is_dir():
                 found += sorted((p, p.relative_to(m)) for p in m.rglob("*") if p.is_file()
-                                and p.suffix.lower() in VIDEO_EXTS and PARTIAL not in p.name)
+                                and p.suffix.lower() in VIDEO_EXTS and PARTIAL not in p.name
+                                and not any(d.name.endswith(JOB_SUFFIX) for d in p.parents))
             else:
                 found.append((m, Path(m.name)))
     unique: list[tuple[Path, Path]] = []
@@ -231,9 +277,7 @@ def batch_outputs(inputs: list[tuple[Path, Path]], outdir: Path, ext: str) -> li
 
 
 def _cmd_batch(args) -> int:
-    from vsrtn.atomic import atomic_write
     from vsrtn.pipeline import FileResult, check_writable, engine_transform
-    from vsrtn.weights import sha256_file
 
     func = "vsrtn batch"
     encoder = _encoder(args, func)
@@ -248,8 +292,10 @@ def _cmd_batch(args) -> int:
     if report_path.is_dir() or not report_path.parent.is_dir():
         raise VsrtnError(f"--report {report_path}: must be a file in an existing folder")
     check_writable(report_path.parent)
-    transform = engine_transform(_build(args, "restore", func))
     results: list[FileResult] = []
+    if args.cluster:
+        return _batch_cluster(args, pairs, encoder, report_path)
+    transform = engine_transform(_build(args, "restore", func))
     outer = None
     if not args.quiet:
         from tqdm import tqdm
@@ -259,8 +305,7 @@ def _cmd_batch(args) -> int:
     try:
         for src, dst in pairs:
             if dst.exists() and not args.overwrite:
-                results.append(FileResult(str(src), str(dst), "skipped", sha256=sha256_file(dst),
-                                          error="output exists; not redone (--overwrite redoes it)"))
+                results.append(_skipped(src, dst))
             else:
                 try:
                     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -277,16 +322,51 @@ def _cmd_batch(args) -> int:
     finally:
         if outer is not None:
             outer.close()
-        report = {"inputs": len(pairs), "done": sum(r.status == "done" for r in results),
-                  "skipped": sum(r.status == "skipped" for r in results),
-                  "failed": sum(r.status == "failed" for r in results),
-                  "not_started": len(pairs) - len(results), "interrupted": interrupted,
-                  "files": [r.__dict__ for r in results]}
-        atomic_write(report_path, (json.dumps(report, indent=2) + "\n").encode())
-    print(f"vsrtn batch: {report['done']} done, {report['skipped']} skipped, {report['failed']} failed; "
-          f"report {report_path}", file=sys.stderr)
+        report = _write_report(report_path, len(pairs), results, interrupted)
     if interrupted:
         return 130
+    return 0 if report["failed"] == 0 else 1
+
+
+def _skipped(src: Path, dst: Path):
+    from vsrtn.pipeline import FileResult
+    from vsrtn.weights import sha256_file
+
+    return FileResult(str(src), str(dst), "skipped", sha256=sha256_file(dst),
+                      error="output exists; not redone (--overwrite redoes it)")
+
+
+def _write_report(path: Path, inputs: int, results: list, interrupted: bool) -> dict:
+    """The batch report (JSON), written whole; a summary line on stderr."""
+    from vsrtn.atomic import atomic_write
+
+    report = {"inputs": inputs, "done": sum(r.status == "done" for r in results),
+              "skipped": sum(r.status == "skipped" for r in results),
+              "failed": sum(r.status == "failed" for r in results),
+              "not_started": inputs - len(results), "interrupted": interrupted,
+              "files": [r.__dict__ for r in results]}
+    atomic_write(path, (json.dumps(report, indent=2) + "\n").encode())
+    print(f"vsrtn batch: {report['done']} done, {report['skipped']} skipped, {report['failed']} failed; "
+          f"report {path}", file=sys.stderr)
+    return report
+
+
+def _batch_cluster(args, pairs, encoder, report_path: Path) -> int:
+    """`vsrtn batch --cluster`: every file's segments on the cluster at once, joined file by file."""
+    skipped = [_skipped(src, dst) for src, dst in pairs if dst.exists() and not args.overwrite]
+    todo = [(src, dst) for src, dst in pairs if not (dst.exists() and not args.overwrite)]
+    for _, dst in todo:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    results = []
+    try:
+        results = _run_cluster(args, todo, "restore", "vsrtn batch", encoder) if todo else []
+    except KeyboardInterrupt:
+        _write_report(report_path, len(pairs), skipped, True)
+        return 130
+    for r in results:
+        if r.status == "failed":
+            print(f"vsrtn batch: {r.input}: {r.error}", file=sys.stderr)
+    report = _write_report(report_path, len(pairs), skipped + results, False)
     return 0 if report["failed"] == 0 else 1
 
 
@@ -345,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="output file; the extension picks the container (.mkv, .mp4, .mov, ...)")
     _add_restore_options(p)
     _add_encoder_options(p)
+    _add_cluster_options(p)
     p.set_defaults(func=_cmd_restore)
 
     p = sub.add_parser("batch", help="restore many files into a folder (resumable)")
@@ -354,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", default=None, help="JSON report path (default OUTDIR/vsrtn-report.json)")
     _add_restore_options(p)
     _add_encoder_options(p)
+    _add_cluster_options(p)
     p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("colorize", help="color a black-and-white video from color keyframes")
@@ -363,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a color keyframe; @FRAME ties it to the frame it shows (repeat for more)")
     _add_restore_options(p, "colorization", color=True)
     _add_encoder_options(p)
+    _add_cluster_options(p)
     p.set_defaults(func=_cmd_colorize)
 
     p = sub.add_parser("degrade", help="age a video with the synthetic old-film model")

@@ -289,14 +289,34 @@ class Engine:
         `cuts`: where shots start; None: decided from the frames by the settings' detector, as
         the plugin decides them for a clip without scene-change props. Holds only the frames
         the current and next windows need (and their neighbours, which cut decisions read)."""
+        return self.run_windows(frames, num_frames, range(len(self.plan(num_frames))), cuts, progress)
+
+    def first_needed(self, num_frames: int, k: int) -> int:
+        """The first source frame `run_windows` reads when it starts at window k."""
+        win = self.plan(num_frames)[k]
+        return min(self._needs(win, self.prepare(win), num_frames))
+
+    def _needs(self, win: Window, prepared: Any, num_frames: int) -> list[int]:
+        """The source frames a window reads: its own, those `prepare` asked for, and their
+        neighbours (which cut decisions read)."""
+        extra = () if prepared is None else tuple(prepared.frames)
+        return neighbours((*win.frames, *extra), num_frames)
+
+    def run_windows(self, frames: Iterable[np.ndarray], num_frames: int, ks: range, cuts: Cuts | None = None,
+                    progress: Callable[[int], None] | None = None) -> Iterator[np.ndarray]:
+        """`run_clip` for windows `ks` of the clip's plan (consecutive): `frames` are the source
+        frames from `first_needed(num_frames, ks.start)` on, in order; yields the outputs of the
+        frames those windows keep, in order. A pure function of the clip and the settings, so a
+        clip split into ranges of windows gives, joined, what `run_clip` gives."""
         plan = self.plan(num_frames)
+        if not ks or ks.step != 1 or ks.start < 0 or ks.stop > len(plan):
+            raise ValueError(f"run_windows: windows {ks} are not consecutive windows of a plan of {len(plan)}")
         source = iter(frames)
         buffer: dict[int, np.ndarray] = {}
         if cuts is None:
             cuts = self.settings.cuts.cuts(buffer.__getitem__, num_frames)
-        extra = lambda prepared: () if prepared is None else tuple(prepared.frames)
-        needs = lambda win, prepared: neighbours((*win.frames, *extra(prepared)), num_frames)
-        read = 0
+        prepared, flows = self.prepare(plan[ks.start]), None
+        read = min(self._needs(plan[ks.start], prepared, num_frames))
 
         def read_to(last: int) -> None:
             nonlocal read
@@ -304,26 +324,27 @@ class Engine:
                 try:
                     buffer[read] = next(source)
                 except StopIteration:
-                    raise ValueError(f"run_clip: the clip ended after {read} frames, "
+                    raise ValueError(f"run_windows: the clip ended after {read} frames, "
                                      f"{num_frames} were announced") from None
                 read += 1
 
-        prepared, flows = self.prepare(plan[0]), None
-        for k, win in enumerate(plan):
-            nxt = plan[k + 1] if k + 1 < len(plan) else None
-            read_to(max(needs(win, prepared)))
+        for k in ks:
+            win = plan[k]
+            nxt = plan[k + 1] if k + 1 < ks.stop else None
+            read_to(max(self._needs(win, prepared, num_frames)))
             # The next window's flows are computed on the pool while the network runs this one.
             next_flows = None
             if nxt is not None:
                 read_to(max(neighbours(nxt.frames, num_frames)))
                 next_flows = self.prefetch_flows([buffer[i] for i in nxt.frames], nxt)
+            extra = () if prepared is None else tuple(prepared.frames)
             support = (None if prepared is None else
-                       Support(prepared, {i: buffer[i] for i in extra(prepared)}, cuts.between))
+                       Support(prepared, {i: buffer[i] for i in extra}, cuts.between))
             outputs = self.run_window([buffer[i] for i in win.frames], win, cut_flags(win.frames, cuts.between),
                                       support, flows)
             # The next window is prepared before frames are dropped, so it keeps what it asks for.
             prepared, flows = (self.prepare(nxt) if nxt is not None else None), next_flows
-            keep_from = min(needs(nxt, prepared)) if nxt is not None else read
+            keep_from = min(self._needs(nxt, prepared, num_frames)) if nxt is not None else read
             for i in [i for i in buffer if i < keep_from]:
                 del buffer[i]
             if hasattr(cuts, "forget_before"):

@@ -6,6 +6,7 @@ complete (`vsrtn.atomic`), so an interrupted run never leaves a file that looks 
 """
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from dataclasses import dataclass
@@ -81,10 +82,65 @@ def count_frames(path: str | os.PathLike) -> int:
         raise MediaError(f"{path}: cannot read ({exc})") from exc
 
 
+MAX_INDEX_FRAMES = 50_000_000  # about 19 days at 30 fps: an index past it is a broken file, not a film
+
+
+@dataclass(frozen=True)
+class VideoIndex:
+    """Where every frame of a video stream lies: `pts[n]`, frame n's timestamp (presentation
+    order, in `time_base`), and `keyframes`, the frames decoding may start from."""
+
+    pts: tuple[int, ...]
+    keyframes: tuple[int, ...]
+    time_base: Fraction
+
+    @property
+    def frames(self) -> int:
+        return len(self.pts)
+
+    def seek_point(self, n: int) -> int:
+        """The last keyframe at or before frame n (decoding from it reaches n)."""
+        i = bisect.bisect_right(self.keyframes, n) - 1
+        return self.keyframes[max(i, 0)]
+
+
+def index_video(path: str | os.PathLike) -> VideoIndex:
+    """The index of a file's first video stream, from its packets (no decoding): frame count,
+    timestamps and keyframes. Refuses streams whose frames cannot be found again exactly
+    (packets without timestamps, or two frames with one timestamp)."""
+    stamps: list[tuple[int, bool]] = []
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise MediaError(f"{path}: no video stream")
+            video = c.streams.video[0]
+            for packet in c.demux(video):
+                if packet.size <= 0:
+                    continue
+                if packet.pts is None:
+                    raise MediaError(f"{path}: video packets without timestamps; frames cannot be found by "
+                                     "seeking: remux it first (ffmpeg -i IN -c copy OUT.mkv)")
+                stamps.append((packet.pts, packet.is_keyframe))
+                if len(stamps) > MAX_INDEX_FRAMES:
+                    raise MediaError(f"{path}: more than {MAX_INDEX_FRAMES} video packets")
+            time_base = video.time_base
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"{path}: cannot read ({exc})") from exc
+    stamps.sort()
+    pts = tuple(t for t, _ in stamps)
+    if len(set(pts)) != len(pts):
+        raise MediaError(f"{path}: two video frames share a timestamp; frames cannot be found by seeking: "
+                         "remux or re-encode it first")
+    keyframes = tuple(n for n, (_, key) in enumerate(stamps) if key) or (0,)
+    return VideoIndex(pts, keyframes if keyframes[0] == 0 else (0, *keyframes), time_base)
+
+
 class VideoSource:
     """The first video stream of a file, plus the other streams for copying."""
 
-    def __init__(self, path: str | os.PathLike, warn: Callable[[str], None] = lambda text: None) -> None:
+    def __init__(self, path: str | os.PathLike, warn: Callable[[str], None] = lambda text: None,
+                 frames: int | None = None) -> None:
+        """`frames`: the frame count when already known (an index), else counted from the packets."""
         self.path = Path(path)
         try:
             self.container = av.open(str(self.path))
@@ -108,7 +164,8 @@ class VideoSource:
                              "vsrtn restores progressive frames: "
                              "deinterlace it first (e.g. ffmpeg -vf bwdif=mode=send_frame, or QTGMC in VapourSynth)")
         ctx = self.video.codec_context
-        self.info = VideoInfo(width=ctx.width, height=ctx.height, frames=count_frames(self.path),
+        self.info = VideoInfo(width=ctx.width, height=ctx.height,
+                              frames=count_frames(self.path) if frames is None else frames,
                               rate=self.video.average_rate or self.video.guessed_rate, time_base=self.video.time_base,
                               pix_fmt=planar_equivalent(av.VideoFormat(ctx.pix_fmt or "yuv420p")),
                               sample_aspect_ratio=ctx.sample_aspect_ratio, codec=ctx.name)
@@ -150,6 +207,43 @@ class VideoSource:
                     frame = frame.reformat(format=info.pix_fmt)
                 count += 1
                 yield frame
+
+    def frames_from(self, first: int, index: VideoIndex) -> Iterator[av.VideoFrame]:
+        """Frames `first`, `first`+1, ... (to the end), found by seeking to the keyframe before
+        `first` and decoding from there; every frame's timestamp is checked against `index`,
+        and a mismatch raises MediaError (the frame would not be the one asked for)."""
+        if not 0 <= first < index.frames:
+            raise MediaError(f"{self.path}: frame {first} is outside its {index.frames} frames")
+        start = index.seek_point(first)
+        if start > 0:
+            try:
+                self.container.seek(index.pts[start], stream=self.video, backward=True, any_frame=False)
+            except av.error.FFmpegError as exc:
+                raise MediaError(f"{self.path}: cannot seek to frame {start} ({exc})") from exc
+        n = first
+        for frame in self.frames():
+            if frame.pts is not None and frame.pts < index.pts[first]:
+                continue  # decoded on the way to the first frame asked for
+            if n >= index.frames or frame.pts != index.pts[n]:
+                expected = index.pts[n] if n < index.frames else "no frame"
+                raise MediaError(f"{self.path}: frame {n} decoded with timestamp {frame.pts}, the index says "
+                                 f"{expected}; the file does not seek frame-exactly")
+            n += 1
+            yield frame
+        if n != index.frames:
+            raise MediaError(f"{self.path}: decoding ended at frame {n} of the {index.frames} the index lists")
+
+    def packets(self) -> Iterator[av.Packet | None]:
+        """The other streams' packets in file order, None in place of each video packet (not decoded)."""
+        try:
+            for packet in self.container.demux([self.video, *self.others]):
+                if packet.stream.index == self.video.index:
+                    if packet.size > 0:
+                        yield None
+                elif packet.size > 0 and packet.dts is not None:
+                    yield packet
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{self.path}: reading failed ({exc})") from exc
 
     def close(self) -> None:
         self.container.close()
@@ -296,15 +390,20 @@ class VideoSink:
             self.container.mux(packet)
         self.frames += 1
 
-    def commit(self) -> None:
-        """Flush, close, and give the file its final name."""
+    def commit(self, check: Callable[[Path], None] | None = None) -> None:
+        """Flush, close, run `check` on the finished temporary file (it raises if the file is not
+        what it should be), and give the file its final name."""
         try:
             for packet in self.stream.encode(None):
                 self.container.mux(packet)
             self.container.close()
-        except av.error.FFmpegError as exc:
+            if check is not None:
+                check(self.tmp)
+        except BaseException as exc:
             self.abort()
-            raise MediaError(f"{self.path}: writing failed ({exc})") from exc
+            if isinstance(exc, av.error.FFmpegError):
+                raise MediaError(f"{self.path}: writing failed ({exc})") from exc
+            raise
         self.file.commit()
 
     def abort(self) -> None:

@@ -58,6 +58,14 @@ def check_paths(src: Path, dst: Path, overwrite: bool) -> None:
     check_writable(dst.parent)
 
 
+def output_encoder(encoder: EncoderSettings, pix_fmt: str, color: bool) -> EncoderSettings:
+    """The encoder settings for an output made from a source in working format `pix_fmt`: a
+    colorized gray source gets the color format nearest its own unless one was asked for."""
+    if color and encoder.pix_fmt is None:
+        return replace(encoder, pix_fmt=choose_pix_fmt(encoder.encoder, color_format(pix_fmt)))
+    return encoder
+
+
 def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transform, encoder: EncoderSettings,
               overwrite: bool = False, progress: Callable[[int, int], None] | None = None,
               color: bool = False, warn: Callable[[str], None] = lambda text: None) -> FileResult:
@@ -72,12 +80,8 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
         total = source.info.frames
         if total < 1:
             raise MediaError(f"{src}: the video stream has no frames")
-        compose = with_luma
-        if color:
-            compose = with_color
-            if encoder.pix_fmt is None:
-                encoder = replace(encoder, pix_fmt=choose_pix_fmt(encoder.encoder, color_format(source.info.pix_fmt)))
-        sink = VideoSink(dst, source, encoder, warn)
+        compose = with_color if color else with_luma
+        sink = VideoSink(dst, source, output_encoder(encoder, source.info.pix_fmt, color), warn)
         try:
             pending: deque = deque()
 

@@ -20,13 +20,13 @@ high) from counting as cuts. Measured in docs/QUALITY.md (scene cuts).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import cv2
 import numpy as np
 
 from vsrtn.errors import ArgumentError
-from vsrtn.windows import NO_CUTS, Cuts
+from vsrtn.windows import NO_CUTS, Cuts, ShotStarts
 
 SIGNATURE_WIDTH = 64  # pixels across of the reduced frame the detector compares
 HIGHPASS_SIGMA = 3.0  # Gaussian (signature pixels) whose blur is taken away: brightness fields
@@ -62,6 +62,18 @@ def cut_score(earlier: np.ndarray, later: np.ndarray) -> float:
             if norm > 1e-12:
                 best = max(best, float(np.sum(a * b)) / norm)
     return 1.0 - best
+
+
+def is_cut(score: float, before: float, after: float, threshold: float) -> bool:
+    """Is a pair with cut score `score` a cut, its neighbouring pairs scoring `before` and `after`?"""
+    return score > threshold and score - max(before, after) >= MARGIN
+
+
+def shot_starts(scores: Sequence[float], threshold: float) -> ShotStarts:
+    """The cuts of a whole clip from its pairs' cut scores (`scores[b]`: the pair b-1, b;
+    `scores[0]` is unused), decided as `Detector` decides them pair by pair."""
+    s = [0.0, *scores[1:], 0.0]
+    return ShotStarts(frozenset(b for b in range(1, len(scores)) if is_cut(s[b], s[b - 1], s[b + 1], threshold)))
 
 
 def check_threshold(value: object, func: str) -> float:
@@ -133,8 +145,7 @@ class Detector(Cuts):
             return bool(said)
         if not self.settings.detect:
             return False
-        s = self.score(b)
-        return s > self.settings.threshold and s - max(self.score(b - 1), self.score(b + 1)) >= MARGIN
+        return is_cut(self.score(b), self.score(b - 1), self.score(b + 1), self.settings.threshold)
 
     def forget_before(self, i: int) -> None:
         """Drop what is remembered of frames before i (a stream that has moved on)."""
