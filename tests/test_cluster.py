@@ -44,7 +44,7 @@ def two_shot_video(path: Path, frames=40, cut=16, size=(96, 64)) -> Path:
     return path
 
 
-OPTS = ["--window", "4", "--context", "2", "--device", "cpu", "--encoder", "x264", "--encoder-preset", "ultrafast",
+OPTS = ["--window", "4", "--context", "2", "--device", "cpu", "--encoder", "ffv1",
         "-q"]
 
 
@@ -66,6 +66,13 @@ def test_cut_lies_on_a_segment_boundary(film):
     clip = read_gray(film[0])
     cuts = CutSettings().cuts(lambda i: clip[i], len(clip))
     assert [b for b in range(1, len(clip)) if cuts.cut_before(b)] == [16]
+
+
+def test_a_local_cluster_on_two_cpus_writes_what_one_process_writes(film, tiny_weights, tmp_path):
+    src, one = film
+    out = tmp_path / "local.mkv"
+    run("restore", src, out, "--weights", tiny_weights, *OPTS, "--cluster", "local", "--workers", "2")
+    assert framemd5(out) == framemd5(one)
 
 
 def test_three_workers_write_what_one_process_writes(ray_cluster, film, tiny_weights, tmp_path):
@@ -153,6 +160,22 @@ def test_a_killed_driver_leaves_nothing_complete_and_the_rerun_resumes(ray_clust
     assert f"resuming; {done} segment(s) already rendered" in res.stderr
     assert framemd5(out) == framemd5(one)
     assert not manifest.parent.exists()
+
+
+def test_an_interrupted_driver_stops_cleanly_and_the_rerun_resumes(ray_cluster, film, tiny_weights, tmp_path):
+    src, one = film
+    out = tmp_path / "many.mkv"
+    args = ["restore", src, out, "--weights", tiny_weights, *OPTS, "--cluster", "auto", "--workers", "1",
+            "--segment-windows", "1"]
+    proc = _start(*args)
+    manifest = tmp_path / ".many.mkv.vsrtn-job" / "manifest.json"
+    _wait_for(lambda: manifest.is_file() and json.loads(manifest.read_text())["rendered"])
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "rerun the same command to resume" in err
+    assert not out.exists() and not _workers_rendering()
+    run(*args)
+    assert framemd5(out) == framemd5(one)
 
 
 def test_colorize_on_the_cluster_matches_one_process(ray_cluster, tmp_path, color_weights, key_png):

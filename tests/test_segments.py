@@ -117,7 +117,7 @@ def test_rendered_segments_join_into_the_file_one_process_writes(tmp_path, gop_v
     """The whole path without Ray: score, decide cuts, render each segment, join; framemd5
     (timestamps and audio included) equals `transcode`'s; a damaged intermediate is refused."""
     engine = Engine(tiny_model(), "cpu", EngineSettings(window=4, context=2))
-    enc = EncoderSettings(encoder="x264", preset="ultrafast")
+    enc = EncoderSettings(encoder="ffv1")
     for src in (gop_video, vfr_video(tmp_path / "vfr.mkv")):
         one = tmp_path / f"one-{src.name}"
         transcode(src, one, engine_transform(engine), enc)

@@ -95,7 +95,8 @@ def _run_cluster(args, pairs, section: str, func: str, encoder, references=()) -
     progress = _Progress(args.quiet, "segments")
     try:
         return run(pairs, spec, encoder, cluster=args.cluster, workers=args.workers,
-                   per_segment=args.segment_windows, warn=_warn, progress=progress)
+                   per_segment=args.segment_windows, warn=_warn, progress=progress,
+                   note=lambda text: print(f"{func}: {text}", file=sys.stderr))
     except KeyboardInterrupt:
         print(f"{func}: interrupted; rendered segments are kept beside the output: rerun the same command "
               "to resume", file=sys.stderr)
@@ -108,7 +109,7 @@ def _cluster_result(res) -> int:
     if res.status != "done":
         print(f"vsrtn: error: {res.input}: {res.error}", file=sys.stderr)
         return 1
-    print(f"{res.output}: {res.frames} frames", file=sys.stderr)
+    print(f"{res.output}: {res.frames} frames (joined in {res.seconds:.1f} s)", file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import signal
+import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,13 +155,17 @@ def connect(cluster: str, func: str = "vsrtn", cpus: int | None = None, gpus: in
     ray = _import_ray()
     kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "include_dashboard": False}
     if cluster == "local":
-        kwargs.update(num_cpus=cpus, num_gpus=gpus)
+        kwargs.update(address="local", num_cpus=cpus, num_gpus=gpus)  # a new one, even where one runs
     else:
         kwargs["address"] = cluster
+    previous = signal.getsignal(signal.SIGTERM)
     try:
         ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ClusterError(f"{func}: cannot join the Ray cluster '{cluster}' ({exc})") from exc
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        # Ray's driver exits at once on SIGTERM; the caller's handler stops cleanly instead.
+        signal.signal(signal.SIGTERM, previous)
     return ray
 
 
@@ -348,11 +355,13 @@ def _failure(exc: BaseException) -> str:
 def run(files: Sequence[tuple[Path, Path]], spec: EngineSpec, encoder: EncoderSettings, *, cluster: str = "local",
         workers: int | None = None, per_segment: int | None = None, cpus: int | None = None,
         gpus: int | None = None, warn: Callable[[str], None] = lambda text: None,
+        note: Callable[[str], None] = lambda text: None,
         progress: Callable[[int, int], None] | None = None) -> list[FileResult]:
     """Restore or colorize (`spec.section`) each (input, output) pair on a Ray cluster, into the
     files one process writes. `workers`: how many (default one per GPU, else one per CPU);
     `per_segment`: windows per segment (default: about four segments per worker, at most
-    `MAX_WINDOWS_PER_SEGMENT`); `cpus`/`gpus`: what a `local` cluster offers."""
+    `MAX_WINDOWS_PER_SEGMENT`); `cpus`/`gpus`: what a `local` cluster offers. A file's result
+    `seconds` is the time of its join (the final encode)."""
     func = spec.func
     if per_segment is not None and (isinstance(per_segment, bool) or not isinstance(per_segment, int)
                                     or per_segment < 1):
@@ -368,7 +377,11 @@ def run(files: Sequence[tuple[Path, Path]], spec: EngineSpec, encoder: EncoderSe
         driver = Driver(ray, spec, encoder, workers, engine.settings.cuts.threshold, warn, progress)
         jobs = [_file_job(src, dst, engine, identity, per_segment or 0, driver.shape[0], driver.color, warn)
                 for src, dst in files]
+        start = time.perf_counter()
         driver.start_workers(expect)
+        n, cpus, gpus = driver.shape
+        note(f"{n} worker(s) ({cpus:g} CPU, {gpus} GPU each) ready in {time.perf_counter() - start:.1f} s; "
+             f"{sum(len(f.segments) for f in jobs)} segment(s) of up to {jobs[0].job.per_segment} windows")
         driver.run(jobs, expect)
         return [f.result or FileResult(str(f.src), str(f.dst), "failed", error="not finished") for f in jobs]
     finally:

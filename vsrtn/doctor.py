@@ -102,6 +102,16 @@ def check_tool(name: str, version_flag: str) -> Check:
     return Check(name, True, f"{_first_line([path, version_flag])} at {path}")
 
 
+def check_ray() -> Check:
+    """Ray, for `--cluster`: optional, and only its version is read (it is not started)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return Check("ray", True, f"{version('ray')} (for --cluster)")
+    except PackageNotFoundError:
+        return Check("ray", True, 'not installed (needed only for --cluster: pip install "vsrtn[ray]")', warn=True)
+
+
 def check_weights() -> list[Check]:
     from vsrtn import weights
 
@@ -200,6 +210,7 @@ CHECKS: list[Callable[[], Check | list[Check]]] = [
     check_torch,
     lambda: check_tool("ffmpeg", "-version"),
     lambda: check_tool("x264", "--version"),
+    check_ray,
     check_weights,
     check_restore,
     check_colorize,
