@@ -178,6 +178,27 @@ def test_an_interrupted_driver_stops_cleanly_and_the_rerun_resumes(ray_cluster, 
     assert framemd5(out) == framemd5(one)
 
 
+def test_a_segment_failing_every_try_is_reported_while_the_rest_finish(ray_cluster, film, tiny_weights, tmp_path):
+    """Segment 2 cannot be written (a folder holds its temporary name): it fails three times, the
+    others are rendered and kept, the command fails without an output; once the obstacle is
+    gone, the rerun renders only what is missing."""
+    src, one = film
+    out = tmp_path / "many.mkv"
+    blocker = tmp_path / ".many.mkv.vsrtn-job" / ".segment-00002.vsrtn-partial.mkv"
+    blocker.mkdir(parents=True)
+    args = ["restore", src, out, "--weights", tiny_weights, *OPTS, "--cluster", "auto", "--workers", "2",
+            "--segment-windows", "2"]
+    res = run(*args, check=False)
+    assert res.returncode == 1 and not out.exists()
+    assert res.stderr.count("segment 2 (render) failed on try") == 2 and "failed 3 times" in res.stderr
+    manifest = json.loads((blocker.parent / "manifest.json").read_text())
+    assert sorted(r["index"] for r in manifest["rendered"]) == [0, 1, 3, 4]
+    blocker.rmdir()
+    res = run(*args)
+    assert "resuming; 4 segment(s) already rendered" in res.stderr
+    assert framemd5(out) == framemd5(one)
+
+
 def test_colorize_on_the_cluster_matches_one_process(ray_cluster, tmp_path, color_weights, key_png):
     """Keyframe chains cross segment boundaries: each segment walks them from where it needs."""
     from vsrtn.media import write_gray
