@@ -91,10 +91,12 @@ def test_batch_on_the_cluster_matches_one_process_per_file_vfr_included(ray_clus
     inputs.mkdir()
     vfr = vfr_video(inputs / "vfr.mkv")
     (inputs / "film.mkv").symlink_to(film[0])
-    run("batch", inputs, "-o", tmp_path / "out", "--weights", tiny_weights, *OPTS, "--cluster", "auto",
-        "--workers", "2")
+    (inputs / "bad.mkv").write_bytes(b"not a video" * 100)
+    res = run("batch", inputs, "-o", tmp_path / "out", "--weights", tiny_weights, *OPTS, "--cluster", "auto",
+              "--workers", "2", check=False)
     report = json.loads((tmp_path / "out" / "vsrtn-report.json").read_text())
-    assert report["done"] == 2 and report["failed"] == 0
+    assert res.returncode == 1 and report["done"] == 2 and report["failed"] == 1  # the bad file, reported
+    assert "bad.mkv" in res.stderr and not (tmp_path / "out" / "bad.mkv").exists()
     assert framemd5(tmp_path / "out" / "film.mkv") == framemd5(film[1])
     single = tmp_path / "vfr-one.mkv"
     run("restore", vfr, single, "--weights", tiny_weights, *OPTS)

@@ -375,15 +375,23 @@ def run(files: Sequence[tuple[Path, Path]], spec: EngineSpec, encoder: EncoderSe
     driver = None
     try:
         driver = Driver(ray, spec, encoder, workers, engine.settings.cuts.threshold, warn, progress)
-        jobs = [_file_job(src, dst, engine, identity, per_segment or 0, driver.shape[0], driver.color, warn)
-                for src, dst in files]
-        start = time.perf_counter()
-        driver.start_workers(expect)
-        n, cpus, gpus = driver.shape
-        note(f"{n} worker(s) ({cpus:g} CPU, {gpus} GPU each) ready in {time.perf_counter() - start:.1f} s; "
-             f"{sum(len(f.segments) for f in jobs)} segment(s) of up to {jobs[0].job.per_segment} windows")
-        driver.run(jobs, expect)
-        return [f.result or FileResult(str(f.src), str(f.dst), "failed", error="not finished") for f in jobs]
+        results: list[FileResult | FileJob] = []
+        for src, dst in files:
+            try:  # a file that cannot be read is reported, the others go on
+                results.append(_file_job(src, dst, engine, identity, per_segment or 0, driver.shape[0],
+                                         driver.color, warn))
+            except VsrtnError as exc:
+                results.append(FileResult(str(src), str(dst), "failed", error=str(exc)))
+        jobs = [f for f in results if isinstance(f, FileJob)]
+        if jobs:
+            start = time.perf_counter()
+            driver.start_workers(expect)
+            n, cpus, gpus = driver.shape
+            note(f"{n} worker(s) ({cpus:g} CPU, {gpus} GPU each) ready in {time.perf_counter() - start:.1f} s; "
+                 f"{sum(len(f.segments) for f in jobs)} segment(s) of up to {jobs[0].job.per_segment} windows")
+            driver.run(jobs, expect)
+        return [f if isinstance(f, FileResult) else
+                f.result or FileResult(str(f.src), str(f.dst), "failed", error="not finished") for f in results]
     finally:
         if driver is not None:
             driver.stop()
@@ -392,6 +400,9 @@ def run(files: Sequence[tuple[Path, Path]], spec: EngineSpec, encoder: EncoderSe
 
 def _file_job(src: Path, dst: Path, engine, identity: dict[str, Any], per_segment: int, workers: int,
               color: bool, warn: Callable[[str], None]) -> FileJob:
+    from vsrtn.pipeline import check_paths
+
+    check_paths(src, dst, overwrite=True)  # the input exists and is not the output; the folder takes files
     index = index_video(src)
     if index.frames < 1:
         raise MediaError(f"{src}: the video stream has no frames")
