@@ -69,10 +69,13 @@ def test_cut_lies_on_a_segment_boundary(film):
 
 
 def test_a_local_cluster_on_two_cpus_writes_what_one_process_writes(film, tiny_weights, tmp_path):
+    """Files named relative to the command's folder are found by the workers too."""
     src, one = film
-    out = tmp_path / "local.mkv"
-    run("restore", src, out, "--weights", tiny_weights, *OPTS, "--cluster", "local", "--workers", "2")
-    assert framemd5(out) == framemd5(one)
+    (tmp_path / "film.mkv").symlink_to(src)
+    (tmp_path / "w.safetensors").symlink_to(tiny_weights)
+    subprocess.run([*VSRTN, "restore", "film.mkv", "local.mkv", "--weights", "w.safetensors", *OPTS,
+                    "--cluster", "local", "--workers", "2"], cwd=tmp_path, check=True, capture_output=True)
+    assert framemd5(tmp_path / "local.mkv") == framemd5(one)
 
 
 def test_three_workers_write_what_one_process_writes(ray_cluster, film, tiny_weights, tmp_path):
@@ -146,7 +149,11 @@ def test_a_worker_killed_mid_segment_is_replaced_and_its_segment_retried(ray_clu
     assert framemd5(out) == framemd5(one)
 
 
-def test_a_killed_driver_leaves_nothing_complete_and_the_rerun_resumes(ray_cluster, film, tiny_weights, tmp_path):
+@pytest.mark.parametrize("stop", ["killed", "terminated"])
+def test_a_stopped_driver_leaves_nothing_complete_and_the_rerun_resumes(ray_cluster, film, tiny_weights, tmp_path,
+                                                                         stop):
+    """SIGKILL of the driver and its session (nothing runs on), or SIGTERM (a clean stop: exit
+    130, workers stopped); either way no output, and the rerun redoes no rendered segment."""
     src, one = film
     out = tmp_path / "many.mkv"
     args = ["restore", src, out, "--weights", tiny_weights, *OPTS, "--cluster", "auto", "--workers", "1",
@@ -154,30 +161,20 @@ def test_a_killed_driver_leaves_nothing_complete_and_the_rerun_resumes(ray_clust
     proc = _start(*args)
     manifest = tmp_path / ".many.mkv.vsrtn-job" / "manifest.json"
     _wait_for(lambda: manifest.is_file() and json.loads(manifest.read_text())["rendered"])
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    if stop == "killed":
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    else:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130 and "rerun the same command to resume" in err
+        assert not _workers_rendering()
     assert not out.exists()
     done = len(json.loads(manifest.read_text())["rendered"])
     res = run(*args)
     assert f"resuming; {done} segment(s) already rendered" in res.stderr
     assert framemd5(out) == framemd5(one)
     assert not manifest.parent.exists()
-
-
-def test_an_interrupted_driver_stops_cleanly_and_the_rerun_resumes(ray_cluster, film, tiny_weights, tmp_path):
-    src, one = film
-    out = tmp_path / "many.mkv"
-    args = ["restore", src, out, "--weights", tiny_weights, *OPTS, "--cluster", "auto", "--workers", "1",
-            "--segment-windows", "1"]
-    proc = _start(*args)
-    manifest = tmp_path / ".many.mkv.vsrtn-job" / "manifest.json"
-    _wait_for(lambda: manifest.is_file() and json.loads(manifest.read_text())["rendered"])
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "rerun the same command to resume" in err
-    assert not out.exists() and not _workers_rendering()
-    run(*args)
-    assert framemd5(out) == framemd5(one)
 
 
 def test_a_segment_failing_every_try_is_reported_while_the_rest_finish(ray_cluster, film, tiny_weights, tmp_path):
@@ -225,7 +222,7 @@ def test_gpu_workers_get_one_gpu_each(ray_cluster, tiny_weights):
         spec = EngineSpec("test", "restore", {"weights": tiny_weights, "window": 4, "context": 2})
         driver = Driver(ray, spec, EncoderSettings(), None, 0.35, lambda text: None, None)
         assert driver.shape[0] == 2 and driver.shape[2] == 1
-        from vsrtn.cluster import weights_sha256
+        from vsrtn.weights import weights_sha256
 
         infos = driver.start_workers(weights_sha256(tiny_weights))
         assert sorted(tuple(i["gpus"]) for i in infos) == [("0",), ("1",)]

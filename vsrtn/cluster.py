@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -41,6 +41,7 @@ from vsrtn.segments import (
     scores,
     windows_per_segment,
 )
+from vsrtn.weights import weights_sha256
 
 TRIES = 3  # attempts per segment before it is reported failed
 IN_FLIGHT = 2  # segments queued on each worker, so it never waits for the driver
@@ -73,25 +74,15 @@ class EngineSpec:
         refs = [Reference(rgb, frame) for rgb, frame in self.references]
         return build_engine(self.func, self.section, device=options, references=refs or None, **self.options)
 
-    def identity(self, engine, weights_sha256: str) -> dict[str, Any]:
+    def identity(self, engine, weights: str) -> dict[str, Any]:
         """What decides the frames: settings as the engine took them, weights, references, device kind."""
         refs = hashlib.sha256()
         for rgb, frame in self.references:
             refs.update(np.ascontiguousarray(rgb, np.float32).tobytes())
             refs.update(repr(frame).encode())
         return {"vsrtn": __version__, "section": self.section, "settings": repr(engine.settings),
-                "weights_sha256": weights_sha256, "references": refs.hexdigest(),
+                "weights_sha256": weights, "references": refs.hexdigest(),
                 "device": self.device or "auto", "fp16": self.fp16}
-
-
-def weights_sha256(weights: str) -> str:
-    """The checksum of the weights a name or a file stands for."""
-    from pathlib import Path as _Path
-
-    from vsrtn.weights import find_weights, sha256_file
-
-    path = _Path(weights)
-    return sha256_file(path) if path.is_file() else find_weights(weights).sha256
 
 
 class SegmentWorker:
@@ -363,6 +354,9 @@ def run(files: Sequence[tuple[Path, Path]], spec: EngineSpec, encoder: EncoderSe
     `MAX_WINDOWS_PER_SEGMENT`); `cpus`/`gpus`: what a `local` cluster offers. A file's result
     `seconds` is the time of its join (the final encode)."""
     func = spec.func
+    # Files named by the options are found by every worker, whatever its working folder.
+    spec = replace(spec, options={k: str(Path(v).resolve()) if k in ("weights", "preset") and isinstance(v, str)
+                                  and Path(v).is_file() else v for k, v in spec.options.items()})
     if per_segment is not None and (isinstance(per_segment, bool) or not isinstance(per_segment, int)
                                     or per_segment < 1):
         raise ArgumentError(func, "segment-windows", "an integer >= 1", per_segment)
@@ -403,6 +397,7 @@ def _file_job(src: Path, dst: Path, engine, identity: dict[str, Any], per_segmen
     from vsrtn.pipeline import check_paths
 
     check_paths(src, dst, overwrite=True)  # the input exists and is not the output; the folder takes files
+    src, dst = src.resolve(), dst.resolve()  # as every worker finds them, whatever its working folder
     index = index_video(src)
     if index.frames < 1:
         raise MediaError(f"{src}: the video stream has no frames")

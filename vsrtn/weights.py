@@ -323,6 +323,12 @@ def weights_info(source: str | os.PathLike) -> dict[str, Any]:
     return info if isinstance(info, dict) else {}
 
 
+def weights_sha256(source: str | os.PathLike) -> str:
+    """The checksum of the weights a name (from its manifest entry) or a file stands for."""
+    path = Path(source)
+    return sha256_file(path) if path.is_file() else find_weights(str(source)).sha256
+
+
 def load_model(source: str | os.PathLike, device: str | torch.device = "cpu") -> "RTN":
     """An RTN in eval mode from a weights name (manifest, checksum verified), one of our
     `.safetensors` files, or a published checkpoint (`.pth`, `.pth.gz`)."""
