@@ -249,5 +249,6 @@ def test_bad_cluster_options_are_refused_before_any_work(tmp_path, tiny_weights)
     with pytest.raises(ArgumentError, match="one per GPU"):
         worker_shape({"CPU": 8, "GPU": 2}, None, 3)
     assert worker_shape({"CPU": 8, "GPU": 2}, "cpu", None) == (8, 1.0, 0)
+    assert worker_shape({"CPU": 16, "GPU": 3}, None, None) == (3, 5.0, 1)  # a GPU worker's CPU stages
     assert worker_shape({"CPU": 2}, None, 3) == (3, 0.6667, 0)
     assert not (tmp_path / "out.mkv").exists()

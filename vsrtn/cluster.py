@@ -89,11 +89,16 @@ class SegmentWorker:
     """A worker's side (a Ray actor): builds the engine once, then scores and renders segments."""
 
     def __init__(self, spec: EngineSpec, threads: int, device: str | None) -> None:
+        import cv2
         import torch
 
-        torch.set_num_threads(max(1, threads))
+        # Its share of the node's cores: several workers on one node must not each take them all.
+        threads = max(1, threads)
+        torch.set_num_threads(threads)
+        cv2.setNumThreads(threads)
         self.spec = spec
         self.built = spec.build(device=device)
+        self.built.engine.limit_cpu_threads(threads)
 
     def identity(self) -> dict[str, Any]:
         import os
@@ -163,22 +168,24 @@ def connect(cluster: str, func: str = "vsrtn", cpus: int | None = None, gpus: in
 def worker_shape(resources: dict[str, float], device: str | None, workers: int | None,
                  func: str = "vsrtn") -> tuple[int, float, int]:
     """(workers, CPUs each, GPUs each) for a cluster offering `resources`: one worker per GPU
-    where the device may be CUDA and the cluster has GPUs, else `workers` (default one per CPU)
-    sharing the CPUs (Ray takes fractions below 1 and whole numbers above)."""
+    where the device may be CUDA and the cluster has GPUs, else `workers` (default one per CPU);
+    the CPUs are shared out among the workers (their flow, deflicker and decoding run there; Ray
+    takes fractions below 1 and whole numbers above)."""
     total_gpus = int(resources.get("GPU", 0))
     total_cpus = float(resources.get("CPU", 1))
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ArgumentError(func, "workers", "an integer >= 1", workers)
-    if device != "cpu" and total_gpus > 0:
+    gpus = 1 if device != "cpu" and total_gpus > 0 else 0
+    if gpus:
         n = total_gpus if workers is None else workers
         if n > total_gpus:
             raise ArgumentError(func, "workers", f"at most {total_gpus} (one per GPU of the cluster)", workers)
-        return n, min(1.0, total_cpus / n), 1
-    if device is not None and device.startswith("cuda"):
+    elif device is not None and device.startswith("cuda"):
         raise ClusterError(f"{func}: device cuda was asked for, but the cluster offers no GPU")
-    n = max(1, int(total_cpus)) if workers is None else workers
+    else:
+        n = max(1, int(total_cpus)) if workers is None else workers
     share = total_cpus / n
-    return n, (float(int(share)) if share >= 1 else round(share, 4)), 0
+    return n, (float(int(share)) if share >= 1 else round(share, 4)), gpus
 
 
 class Driver:

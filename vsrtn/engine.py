@@ -144,6 +144,12 @@ class Engine:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = False  # same algorithms every call: reproducible output
 
+    def limit_cpu_threads(self, threads: int) -> None:
+        """Run the CPU stages on `threads` threads: for a process that shares its cores with
+        others (a cluster worker). Results do not depend on it."""
+        self._pool.shutdown(wait=True)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="vsrtn-cpu")
+
     # -------------------------------------------------------------- planning
     def plan(self, num_frames: int) -> WindowPlan:
         return plan_windows(num_frames, self.settings.window, self.settings.context)
