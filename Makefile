@@ -47,6 +47,7 @@ benchmark: setup
 	@$(PY) scripts/benchmark.py --json out/benchmark.json
 	@$(PY) scripts/benchmark_degrade.py
 	@$(PY) scripts/benchmark_stages.py --json out/bench-stages.json
+	@$(PY) scripts/benchmark_cluster.py --json out/bench-cluster.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info out

@@ -177,6 +177,30 @@ def test_a_stopped_driver_leaves_nothing_complete_and_the_rerun_resumes(ray_clus
     assert not manifest.parent.exists()
 
 
+def test_a_job_stopped_before_its_join_is_joined_by_the_rerun(ray_cluster, film, tiny_weights, tmp_path,
+                                                               monkeypatch):
+    """Every segment rendered, the driver stopped at the join: the rerun renders nothing and joins."""
+    from vsrtn import cluster
+    from vsrtn.media import EncoderSettings
+
+    src, one = film
+    out = tmp_path / "many.mkv"
+    spec = cluster.EngineSpec("test", "restore", {"weights": tiny_weights, "window": 4, "context": 2}, "cpu")
+    kwargs = dict(cluster="auto", workers=2, per_segment=2)
+
+    def stop(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cluster, "join", stop)
+    with pytest.raises(KeyboardInterrupt):
+        cluster.run([(src, out)], spec, EncoderSettings(encoder="ffv1"), **kwargs)
+    monkeypatch.undo()
+    notes = []
+    [result] = cluster.run([(src, out)], spec, EncoderSettings(encoder="ffv1"), warn=notes.append, **kwargs)
+    assert result.status == "done" and notes == ["many.mkv: resuming; 5 segment(s) already rendered"]
+    assert framemd5(out) == framemd5(one)
+
+
 def test_a_segment_failing_every_try_is_reported_while_the_rest_finish(ray_cluster, film, tiny_weights, tmp_path):
     """Segment 2 cannot be written (a folder holds its temporary name): it fails three times, the
     others are rendered and kept, the command fails without an output; once the obstacle is

@@ -265,6 +265,8 @@ class Driver:
             queue.extend(self._next_tasks(f))
         tries: dict[tuple[str, int, int], int] = {}
         running: dict[Any, tuple[Any, tuple[str, FileJob, Segment]]] = {}
+        for f in files:  # resumed with every segment rendered: only the join is left
+            self._finish_if_done(f, running, queue)
         while queue or running:
             for actor in list(self.actors):
                 while queue and sum(1 for a, _ in running.values() if a is actor) < IN_FLIGHT:
@@ -277,7 +279,7 @@ class Driver:
             kind, f, seg = task
             try:
                 value = self.ray.get(ready[0])
-            except (self.ray.exceptions.RayActorError, self.ray.exceptions.RayTaskError) as exc:
+            except self.ray.exceptions.RayError as exc:  # the segment raised, or its worker died
                 key = (kind, files.index(f), seg.index)
                 tries[key] = tries.get(key, 0) + 1
                 why = _failure(exc)
