@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
+import shutil
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -297,8 +297,6 @@ def intermediate_name(seg: Segment) -> str:
 
 
 def remove_job(folder: Path) -> None:
-    """Remove a finished job's folder (its intermediates and manifest)."""
+    """Remove a job's folder (its intermediates and manifest)."""
     if folder.is_dir():
-        for p in folder.iterdir():
-            p.unlink()
-        os.rmdir(folder)
+        shutil.rmtree(folder)
