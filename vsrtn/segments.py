@@ -13,20 +13,33 @@ from __future__ import annotations
 import hashlib
 import math
 import shutil
+import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import av
 import numpy as np
 
 from vsrtn.atomic import JOB_SUFFIX, AtomicFile
-from vsrtn.media import EncoderSettings, MediaError, VideoIndex, VideoSink, VideoSource, choose_pix_fmt
+from vsrtn.media import (
+    EncoderSettings,
+    MediaError,
+    VideoIndex,
+    VideoSink,
+    VideoSource,
+    choose_pix_fmt,
+    count_frames,
+)
 from vsrtn.pipeline import FileResult, output_encoder
 from vsrtn.pixfmt import color_format, luma_of, new_frame, plane_array, with_color, with_luma
 from vsrtn.scenecut import cut_score, signature
+from vsrtn.weights import sha256_file
 from vsrtn.windows import Cuts, WindowPlan
+
+if TYPE_CHECKING:
+    from vsrtn.engine import Engine
 
 MAX_WINDOWS_PER_SEGMENT = 20  # ~1000 frames at the default window: a lost segment costs minutes, not hours
 SEGMENTS_PER_WORKER = 4  # enough segments that workers finishing at different speeds stay busy
@@ -115,7 +128,7 @@ def scores(source_path: Path, index: VideoIndex, seg: Segment) -> list[float]:
     return out
 
 
-def render(engine, source_path: Path, index: VideoIndex, seg: Segment, cuts: Cuts, folder: Path, name: str,
+def render(engine: "Engine", source_path: Path, index: VideoIndex, seg: Segment, cuts: Cuts, folder: Path, name: str,
            color: bool) -> Rendered:
     """Run `engine` over `seg` of the source and write its finished frames (the source frame with
     the restored luma, or with color) to `folder/name`, checked by decoding it again."""
@@ -226,11 +239,6 @@ def join(source_path: Path, index: VideoIndex, segments: Sequence[Segment], rend
     """Encode the rendered segments, in order, into `dst` with the source's timestamps and its
     other streams, as `vsrtn.pipeline.transcode` would have written the same frames; `dst`
     appears only once its frame count is checked."""
-    import time
-
-    from vsrtn.media import count_frames
-    from vsrtn.weights import sha256_file
-
     begin = time.perf_counter()
     by_index = {r.index: r for r in rendered}
 
