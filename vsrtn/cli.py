@@ -105,9 +105,9 @@ def _run_cluster(args, pairs, section: str, func: str, encoder, references=()) -
         progress.close()
 
 
-def _cluster_result(res) -> int:
+def _cluster_result(res, func: str) -> int:
     if res.status != "done":
-        print(f"vsrtn: error: {res.input}: {res.error}", file=sys.stderr)
+        print(f"{func}: error: {res.input}: {res.error}", file=sys.stderr)
         return 1
     print(f"{res.output}: {res.frames} frames (joined in {res.seconds:.1f} s)", file=sys.stderr)
     return 0
@@ -186,7 +186,7 @@ def _cmd_restore(args) -> int:
     check_paths(Path(args.input), Path(args.output), args.overwrite)
     if args.cluster:
         return _cluster_result(_run_cluster(args, [(Path(args.input), Path(args.output))], "restore", func,
-                                            encoder)[0])
+                                            encoder)[0], func)
     engine = _build(args, "restore", func)
     res = _run_one(Path(args.input), Path(args.output), engine_transform(engine), args, encoder)
     print(f"{res.output}: {res.frames} frames in {res.seconds:.1f} s", file=sys.stderr)
@@ -212,7 +212,7 @@ def _cmd_colorize(args) -> int:
         refs.append(Reference(fit_reference(read_image(path), info.width, info.height), frame))
     if args.cluster:
         return _cluster_result(_run_cluster(args, [(src, dst)], "colorize", func, encoder,
-                                            [(r.rgb, r.frame) for r in refs])[0])
+                                            [(r.rgb, r.frame) for r in refs])[0], func)
     engine = _build(args, "colorize", func, refs)
     res = _run_one(src, dst, engine_transform(engine), args, encoder, color=True)
     print(f"{res.output}: {res.frames} frames in {res.seconds:.1f} s", file=sys.stderr)

@@ -15,7 +15,7 @@ from typing import Any
 
 from vsrtn.atomic import atomic_write
 from vsrtn.media import VideoIndex
-from vsrtn.segments import Rendered, Segment, job_folder
+from vsrtn.segments import Rendered, Segment, job_folder, remove_job
 
 MANIFEST = "manifest.json"
 MAX_MANIFEST_BYTES = 64 * 2**20  # a manifest lists segments and shot starts: far below this
@@ -84,6 +84,4 @@ class Job:
 
     def discard(self) -> None:
         """Remove the job's folder: its manifest and intermediates."""
-        from vsrtn.segments import remove_job
-
         remove_job(self.folder)
