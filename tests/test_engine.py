@@ -212,3 +212,27 @@ def test_flow_scale_is_checked_and_changes_the_frames(model):
     full = restore_in_order(Engine(model, "cpu", EngineSettings(window=4, context=2)), clip, range(8))
     half = restore_in_order(Engine(model, "cpu", EngineSettings(window=4, context=2, flow_scale=0.5)), clip, range(8))
     assert not np.array_equal(full, half) and np.abs(full - half).mean() < 0.02
+
+
+def test_streaming_computes_each_flow_pair_once(model, monkeypatch):
+    """Neighbouring windows overlap by their context: run_clip shares the flow pairs of the
+    same two source frames instead of computing them again, and the frames do not change."""
+    clip = moving_clip(21)
+    engine = Engine(model, "cpu", EngineSettings(window=4, context=2))
+    expected = np.stack(restore_in_order(engine, clip, range(21)))
+    calls = []
+    flow = model.flow.forward
+
+    def counted(ref, src, scale=1.0):
+        calls.append((ref.numpy().tobytes(), src.numpy().tobytes()))
+        return flow(ref, src, scale)
+
+    monkeypatch.setattr(model.flow, "forward", counted)
+    streamed = np.stack(list(engine.run_clip(iter(clip), len(clip))))
+    assert np.array_equal(streamed, expected)
+    assert len(calls) == len(set(calls))  # no pair of frames twice
+    per_window = 0
+    for win in engine.plan(21):
+        a, b, t = win.offset, win.offset + (win.stop - win.start), len(win.frames)
+        per_window += (b - 1) + (t - 1 - a)
+    assert len(calls) < per_window

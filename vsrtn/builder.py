@@ -79,12 +79,12 @@ def parse_tile(tile: Any, func: str) -> tuple[int, int] | None:
 def build_engine(func: str, section: str, *, preset: Any = "medium", weights: Any = None,
                  device: DeviceOptions = DeviceOptions(), window: Any = None, context: Any = None,
                  tile: Any = None, tile_overlap: Any = None, deflicker: Any = None, grain: Any = None,
-                 flow_scale: Any = None,
+                 degrain: Any = None, flow_scale: Any = None,
                  scene_change: Any = True, scene_detect: Any = True, sc_threshold: Any = None,
                  references: Sequence[Any] | None = None) -> Built:
     """The engine of `section` ("restore" or "colorize") from the user's options over the
     preset's section; raises VsrtnError naming `func` and the option."""
-    from vsrtn.presets import engine_settings, load_preset
+    from vsrtn.presets import engine_settings, load_preset, network
     from vsrtn.scenecut import DEFAULT_THRESHOLD, CutSettings, check_threshold
     from vsrtn.weights import load_model
 
@@ -106,9 +106,7 @@ def build_engine(func: str, section: str, *, preset: Any = "medium", weights: An
             tile=parse_tile(tile, func), tile_overlap=tile_overlap, flow_scale=flow_scale,
             precision="fp16" if device.fp16 else "fp32",
             cuts=CutSettings(props=scene_change, detect=scene_change and scene_detect, threshold=threshold))
-        weights_name = weights if weights is not None else from_preset.get("weights")
-        if not weights_name:
-            raise ArgumentError(func, "weights", f"a weights name or file (the preset's '{section}:' names none)")
+        weights_name = network(from_preset, weights, degrain, func, section)
         model = load_model(weights_name, device=torch_device)
         if section == "restore":
             from vsrtn.engine import Engine

@@ -38,8 +38,10 @@ def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration",
     if not color:
         g.add_argument("--deflicker", type=int, default=None,
                        help="frames each side that steady brightness after the network (0: off; default: the preset's)")
+        g.add_argument("--degrain", action="store_true",
+                       help="remove the film's grain too (the preset's grain-removing network; default: keep it)")
         g.add_argument("--grain", type=float, default=None,
-                       help="share (0..1) of the source's fine grain kept, damage left out (default: the preset's, 0)")
+                       help="share (0..1) of the source's fine grain put back, damage left out (default: the preset's, 0)")
     g.add_argument("--tile", type=int, nargs=2, metavar=("W", "H"), default=None)
     g.add_argument("--flow-scale", type=float, default=None,
                    help="compute optical flow on frames scaled by this (0.25..1; faster, at some cost in quality; "
@@ -64,7 +66,8 @@ def _engine_options(args) -> dict:
     """`build_engine`'s options from the command line (device and references apart)."""
     return dict(preset=args.preset, weights=args.weights, window=args.window, context=args.context,
                 tile=list(args.tile) if args.tile else None, deflicker=getattr(args, "deflicker", None),
-                grain=getattr(args, "grain", None), flow_scale=args.flow_scale,
+                grain=getattr(args, "grain", None), degrain=getattr(args, "degrain", False) or None,
+                flow_scale=args.flow_scale,
                 scene_detect=not args.no_scene_detect, sc_threshold=args.sc_threshold)
 
 
@@ -372,7 +375,7 @@ def _batch_cluster(args, pairs, encoder, report_path: Path) -> int:
 
 
 def vpy_script(src: Path, preset: str, weights: str | None = None, sc_threshold: float | None = None,
-               refs: list[tuple[str, int | None]] | None = None) -> str:
+               refs: list[tuple[str, int | None]] | None = None, degrain: bool = False) -> str:
     """The text of a .vpy script that restores (or, with `refs`, colors) `src`. Every value
     from the user enters as a Python literal made by repr(); none is written into a comment."""
     options = [f"preset={preset!r}"]
@@ -380,7 +383,8 @@ def vpy_script(src: Path, preset: str, weights: str | None = None, sc_threshold:
         options.append(f"weights={weights!r}")
     if sc_threshold is not None:
         options.append(f"sc_threshold={float(sc_threshold)!r}")
-    call = f"vsrtn.Restore(clip, {', '.join(options)})"
+    restore = [*options, "degrain=True"] if degrain else options
+    call = f"vsrtn.Restore(clip, {', '.join(restore)})"
     if refs:
         frames = [f for _, f in refs]
         if any(f is None for f in frames) and any(f is not None for f in frames):
@@ -402,13 +406,19 @@ def _cmd_vpy(args) -> int:
     if out.exists() and not args.overwrite:
         raise VsrtnError(f"{out}: exists (use --overwrite to replace it)")
     refs = [parse_reference(r) for r in args.ref] if args.ref else None
+    if args.degrain:
+        from vsrtn.presets import load_preset, network
+
+        if refs:
+            raise VsrtnError("--degrain: Restore only (not with --ref)")
+        network(load_preset(args.preset).get("restore", {}), args.weights, True, "vsrtn vpy")
     if args.sc_threshold is not None:
         from vsrtn.scenecut import check_threshold
 
         check_threshold(args.sc_threshold, "vsrtn vpy")
     from vsrtn.atomic import atomic_write
 
-    atomic_write(out, vpy_script(src, args.preset, args.weights, args.sc_threshold, refs).encode())
+    atomic_write(out, vpy_script(src, args.preset, args.weights, args.sc_threshold, refs, args.degrain).encode())
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
@@ -463,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="medium")
     p.add_argument("--weights", default=None)
     p.add_argument("--sc-threshold", type=float, default=None)
+    p.add_argument("--degrain", action="store_true", help="remove the film's grain too (Restore)")
     p.add_argument("--ref", action="append", default=None, metavar="IMAGE[@FRAME]",
                    help="color keyframes: write a vsrtn.Colorize script instead of Restore")
     p.add_argument("--overwrite", action="store_true")

@@ -235,7 +235,7 @@ class ColorEngine(Engine):
         """The keyframe-chain walks `window` needs; `.frames` lists the source frames they read."""
         return self.chains.plan(window.frames)
 
-    def prefetch_flows(self, frames: Sequence[np.ndarray], window: Window) -> None:
+    def prefetch_flows(self, frames: Sequence[np.ndarray], window: Window, reuse: None = None) -> None:
         """None: the color network's flows are computed with its input (`run_window`)."""
         return None
 

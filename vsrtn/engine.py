@@ -188,12 +188,14 @@ class Engine:
         """The network's input (T, 3, H, W) in [-1, 1] from luma frames."""
         return torch.from_numpy(np.stack(frames)).mul(2).sub(1).unsqueeze(1).expand(-1, 3, -1, -1)
 
-    def prefetch_flows(self, frames: Sequence[np.ndarray], window: Window) -> "PendingFlows | None":
+    def prefetch_flows(self, frames: Sequence[np.ndarray], window: Window,
+                       reuse: "PendingFlows | None" = None) -> "PendingFlows | None":
         """Start computing `window`'s flows from its source frames; hand the result to
-        `run_window(..., flows=)`. None where the network computes its own (RAFT)."""
+        `run_window(..., flows=)`. None where the network computes its own (RAFT). Pairs of
+        source frames `reuse` (a neighbouring window's flows) already has are taken from it."""
         if self.model.config.flow != "dis":
             return None
-        return self.window_flows(self._input([finite(f) for f in frames]), window)
+        return self.window_flows(self._input([finite(f) for f in frames]), window, reuse)
 
     @torch.inference_mode()
     def run_window(self, frames: Sequence[np.ndarray], window: Window, cuts: CutFlags | None = None,
@@ -245,9 +247,11 @@ class Engine:
             return self._run(x, out_range, cut_t, pairs)
         return self._run_tiled(x, out_range, tile, cut_t, pairs)
 
-    def window_flows(self, x: torch.Tensor, window: Window) -> "PendingFlows":
+    def window_flows(self, x: torch.Tensor, window: Window, reuse: "PendingFlows | None" = None) -> "PendingFlows":
         """Start the DIS flows the network needs for `window` from its input x (T, C, H, W),
-        every pair on the pool; `.result()` gives its `compute_flow` result (unused pairs zero)."""
+        every pair on the pool; `.result()` gives its `compute_flow` result (unused pairs zero).
+        A flow is a function of its two source frames alone, so a pair `reuse` holds (the
+        windows overlap by their context) is shared, not computed again."""
         c = self.model.config
         t, _, h, w = x.shape
         ph, pw = padded_size(h, c.size_multiple), padded_size(w, c.size_multiple)
@@ -257,9 +261,15 @@ class Engine:
         a, b = window.offset, window.offset + (window.stop - window.start)
         # Forward pair i-1 lines frame i-1 up with frame i (i < b); backward pair i lines i+1 up with i (i >= a).
         jobs = [(0, i - 1, i, i - 1) for i in range(1, b)] + [(1, i, i, i + 1) for i in range(a, t - 1)]
-        pending = {(d, k): self._pool.submit(self.model.flow, frames[r:r + 1], frames[q:q + 1], scale)
-                   for d, k, r, q in jobs}
-        return PendingFlows(x, pending, (2, 1, max(t - 1, 0), 2, ph, pw))
+        known = {} if reuse is None or reuse.scale != scale else reuse.by_frames
+        pending, by_frames = {}, {}
+        for d, k, r, q in jobs:
+            pair = (window.frames[r], window.frames[q])  # source frame numbers: ref, src
+            future = known.get(pair) or by_frames.get(pair)
+            if future is None:
+                future = self._pool.submit(self.model.flow, frames[r:r + 1], frames[q:q + 1], scale)
+            pending[(d, k)] = by_frames[pair] = future
+        return PendingFlows(x, pending, (2, 1, max(t - 1, 0), 2, ph, pw), by_frames, scale)
 
     def _run(self, x: torch.Tensor, out_range: tuple[int, int], cuts: torch.Tensor | None,
              flows: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
@@ -338,11 +348,13 @@ class Engine:
             win = plan[k]
             nxt = plan[k + 1] if k + 1 < ks.stop else None
             read_to(max(self._needs(win, prepared, num_frames)))
+            if flows is None:  # the first window: started here so that the next can share its pairs
+                flows = self.prefetch_flows([buffer[i] for i in win.frames], win)
             # The next window's flows are computed on the pool while the network runs this one.
             next_flows = None
             if nxt is not None:
                 read_to(max(neighbours(nxt.frames, num_frames)))
-                next_flows = self.prefetch_flows([buffer[i] for i in nxt.frames], nxt)
+                next_flows = self.prefetch_flows([buffer[i] for i in nxt.frames], nxt, reuse=flows)
             extra = () if prepared is None else tuple(prepared.frames)
             support = (None if prepared is None else
                        Support(prepared, {i: buffer[i] for i in extra}, cuts.between))
@@ -363,10 +375,13 @@ class Engine:
 
 class PendingFlows:
     """A window's DIS flow pairs being computed on the engine's pool, and the network input
-    (`input`) they were computed from."""
+    (`input`) they were computed from; `by_frames`: each pair's flow by its source frame
+    numbers (ref, src), at flow scale `scale`."""
 
-    def __init__(self, x: torch.Tensor, pending: dict[tuple[int, int], Future], shape: tuple[int, ...]) -> None:
+    def __init__(self, x: torch.Tensor, pending: dict[tuple[int, int], Future], shape: tuple[int, ...],
+                 by_frames: dict[tuple[int, int], Future], scale: float) -> None:
         self.input, self._pending, self._shape = x, pending, shape
+        self.by_frames, self.scale = by_frames, scale
 
     def result(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(forward, backward) flows, each (1, T-1, 2, H, W), as `RTN.compute_flow` gives them."""

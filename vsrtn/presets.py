@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from vsrtn import data
-from vsrtn.errors import PresetError
+from vsrtn.errors import ArgumentError, PresetError
 from vsrtn.options import OPTIONS, is_int
 
 if TYPE_CHECKING:
@@ -26,8 +26,11 @@ _WEIGHTS = (lambda v: isinstance(v, str) and bool(v), "a weights name or file pa
 _ENGINE_SCHEMA: dict[str, tuple[Any, str]] = {
     "weights": _WEIGHTS,
     **{k: (OPTIONS[k].ok, OPTIONS[k].expected) for k in ("window", "context", "tile_overlap", "flow_scale")}}
-# Keys only the `restore:` section takes.
-_RESTORE_SCHEMA: dict[str, tuple[Any, str]] = {k: (OPTIONS[k].ok, OPTIONS[k].expected) for k in ("deflicker", "grain")}
+# Keys only the `restore:` section takes: `degrain_weights` is the network that removes the grain
+# too (what `degrain=True` picks), `degrain` makes it the preset's choice.
+_RESTORE_SCHEMA: dict[str, tuple[Any, str]] = {
+    **{k: (OPTIONS[k].ok, OPTIONS[k].expected) for k in ("deflicker", "grain")},
+    "degrain_weights": _WEIGHTS, "degrain": (lambda v: isinstance(v, bool), "true or false")}
 _TOP_KEYS = {"description": str, "base": str, "restore": dict, "colorize": dict, "degradation": dict}
 _ENGINE_SECTIONS = ("restore", "colorize")  # sections with the engine schema above
 
@@ -101,6 +104,24 @@ def load_preset(preset: str | os.PathLike) -> dict[str, Any]:
     merged["degradation"] = degradation
     validate(merged, str(path))
     return merged
+
+
+def network(section: dict[str, Any], weights: Any, degrain: Any, func: str, name: str = "restore") -> str:
+    """The weights to load: `weights` when given, else the preset section's grain-removing
+    network when `degrain` (or the preset's own `degrain`) is set, else its `weights`."""
+    if degrain is not None and not isinstance(degrain, bool):
+        raise ArgumentError(func, "degrain", "None, True or False", degrain)
+    if weights is not None:
+        if degrain:
+            raise ArgumentError(func, "degrain", "None or False when 'weights' names the network", degrain)
+        return str(weights)
+    if section.get("degrain", False) if degrain is None else degrain:
+        if not section.get("degrain_weights"):
+            raise ArgumentError(func, "degrain", f"False (the preset's '{name}:' names no degrain_weights)", True)
+        return str(section["degrain_weights"])
+    if not section.get("weights"):
+        raise ArgumentError(func, "weights", f"a weights name or file (the preset's '{name}:' names none)")
+    return str(section["weights"])
 
 
 def engine_settings(restore: dict[str, Any], *, window: int | None = None, context: int | None = None,

@@ -51,9 +51,10 @@ def summary(res: dict, name: str) -> dict:
     used them, the means per method over the synthetic clips, and per-method means over the real
     films when they restored those (with the medium preset)."""
     out: dict = {"command": res["command"]}
-    for preset in [p for p, w in res["weights"].items() if w == name and p != "real"]:
+    networks = [res["weights"], res.get("degrain_weights", {})]
+    for preset in dict.fromkeys(p for n in networks for p, w in n.items() if w == name and p != "real"):
         out[preset] = means([r for r in res["synthetic"] if r["preset"] == preset],
                              ("psnr", "ssim", "lpips", "ewarp", "psnr_toned", "ssim_toned"), 4)
-    if res["weights"].get("real") == name:
+    if name in (n.get("real") for n in networks):
         out["real"] = means(res["real"], ("niqe", "brisque"), 3)
     return out

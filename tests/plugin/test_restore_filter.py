@@ -157,6 +157,24 @@ def test_props_kept_and_provenance_added(tiny_weights):
     assert restore(src, tiny_weights, grain=0.5).get_frame(1).props["vsrtn_grain"] == 0.5
 
 
+def test_default_keeps_the_grain_and_degrain_picks_the_presets_other_network(tmp_path):
+    from vsrtn.presets import load_preset
+
+    src = textured(length=3)
+    for preset in ("medium", "heavy"):
+        section = load_preset(preset)["restore"]
+        kept = vsrtn.Restore(src, preset, window=3, context=0)
+        clean = vsrtn.Restore(src, preset, window=3, context=0, degrain=True)
+        assert kept.get_frame(0).props["vsrtn_weights"] == section["weights"]
+        assert clean.get_frame(0).props["vsrtn_weights"] == section["degrain_weights"]
+        assert not np.array_equal(frames_of(kept)[0][0], frames_of(clean)[0][0])
+    # A user's preset may make grain removal its default.
+    own = tmp_path / "clean.yaml"
+    own.write_text("base: medium\nrestore:\n  degrain: true\n")
+    props = vsrtn.Restore(src, str(own), window=3, context=0).get_frame(0).props
+    assert props["vsrtn_weights"] == load_preset("medium")["restore"]["degrain_weights"]
+
+
 def test_range_prop_decides_how_luma_is_read(tiny_weights):
     from vsrtn.plugin.frames import RANGE_PROP, range_limited
 
@@ -232,6 +250,8 @@ def test_lowercase_alias():
     (dict(deflicker=1.5), "'deflicker' must be an integer in 0..context"),
     (dict(grain=1.5), "'grain' must be a number in 0..1, got 1.5"),
     (dict(grain="some"), "'grain' must be a number in 0..1"),
+    (dict(degrain=True), "'degrain' must be None or False when 'weights' names the network, got True"),
+    (dict(degrain="yes"), "'degrain' must be None, True or False, got 'yes'"),
 ])
 def test_errors_at_evaluation(tiny_weights, kwargs, message):
     clip = kwargs.pop("clip", textured(length=3))

@@ -42,7 +42,7 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
             tile: int | Sequence[int] | None = None, tile_overlap: int | None = None, flow_scale: float | None = None,
             num_streams: int = 1,
             scene_change: bool = True, scene_detect: bool = True, sc_threshold: float | None = None,
-            deflicker: int | None = None, grain: float | None = None) -> vs.VideoNode:
+            deflicker: int | None = None, grain: float | None = None, degrain: bool | None = None) -> vs.VideoNode:
     """Restore old film: remove scratches, dust, dirt, noise, blur and flicker from `clip`.
 
     Returns a clip of the same format, size, length and frame props, with the luma restored at
@@ -52,7 +52,9 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
     clip: GRAY, YUV (any subsampling) or RGB; 8-16 bit integer or 16/32 bit float; constant format.
     preset: "light", "medium" (default), "heavy", or a path to a YAML preset file.
     weights: weights name (manifest) or file (.safetensors, or a published .pth/.pth.gz);
-        default: the preset's.
+        default: the preset's, which removes damage and flicker and keeps the film's grain.
+    degrain: True: the preset's network that removes the grain as well (a clean, grainless
+        picture); None/False: the preset's choice (keep the grain). Not with `weights`.
     device: "cuda", "cpu" or None (CUDA when available, else CPU). device_index: which GPU.
     fp16: half precision on CUDA (flow warping stays in fp32). None/False: fp32.
     window: output frames per model call (1..256). context: extra frames each side (0..64).
@@ -71,15 +73,15 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
         finds more cuts.
     deflicker: source frames each side (0..context) whose motion-compensated median steadies
         each restored frame's brightness; 0: off. Default: the preset's, at most `context`.
-    grain: share (0..1) of the source's fine grain put back, damage left out; 0 (default):
-        remove grain with the damage. Default: the preset's.
+    grain: share (0..1) of the source's fine grain put back after restoration, damage left
+        out (mostly of use with `degrain`). Default: the preset's (0).
     """
     func = "vsrtn.Restore"
     fmt = check_clip(clip, func)
     built = build_engine(func, "restore", preset=preset, weights=weights,
                          device=DeviceOptions(device, device_index, fp16, num_streams), window=window, context=context,
                          tile=tile, tile_overlap=tile_overlap, flow_scale=flow_scale, deflicker=deflicker, grain=grain,
-                         scene_change=scene_change, scene_detect=scene_detect, sc_threshold=sc_threshold)
+                         degrain=degrain, scene_change=scene_change, scene_detect=scene_detect, sc_threshold=sc_threshold)
     settings = built.engine.settings
     props = {"vsrtn_version": __version__, "vsrtn_weights": built.weights,
              "vsrtn_preset": built.preset, "vsrtn_window": settings.window, "vsrtn_context": settings.context,
