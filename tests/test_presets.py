@@ -57,7 +57,8 @@ def test_network_picks_the_weights(section, weights, degrain, expected):
 
 
 @pytest.mark.parametrize("section,weights,degrain,message", [
-    (SECTION, "mine.safetensors", True, "f: 'degrain' must be None or False when 'weights' names the network, got True"),
+    (SECTION, "mine.safetensors", True,
+     "f: 'degrain' must be None or False when 'weights' names the network, got True"),
     (SECTION, None, 1, "f: 'degrain' must be None, True or False, got 1"),
     ({"weights": "w"}, None, True, "f: 'degrain' must be False \\(the preset's 'restore:' names no degrain_weights\\)"),
     ({}, None, None, "f: 'weights' must be a weights name or file \\(the preset's 'restore:' names none\\)"),

@@ -41,7 +41,8 @@ def _add_restore_options(p: argparse.ArgumentParser, title: str = "restoration",
         g.add_argument("--degrain", action="store_true",
                        help="remove the film's grain too (the preset's grain-removing network; default: keep it)")
         g.add_argument("--grain", type=float, default=None,
-                       help="share (0..1) of the source's fine grain put back, damage left out (default: the preset's, 0)")
+                       help="share (0..1) of the source's fine grain put back, damage left out "
+                            "(default: the preset's, 0)")
     g.add_argument("--tile", type=int, nargs=2, metavar=("W", "H"), default=None)
     g.add_argument("--flow-scale", type=float, default=None,
                    help="compute optical flow on frames scaled by this (0.25..1; faster, at some cost in quality; "

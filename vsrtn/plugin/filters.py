@@ -81,7 +81,8 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
     built = build_engine(func, "restore", preset=preset, weights=weights,
                          device=DeviceOptions(device, device_index, fp16, num_streams), window=window, context=context,
                          tile=tile, tile_overlap=tile_overlap, flow_scale=flow_scale, deflicker=deflicker, grain=grain,
-                         degrain=degrain, scene_change=scene_change, scene_detect=scene_detect, sc_threshold=sc_threshold)
+                         degrain=degrain, scene_change=scene_change, scene_detect=scene_detect,
+                         sc_threshold=sc_threshold)
     settings = built.engine.settings
     props = {"vsrtn_version": __version__, "vsrtn_weights": built.weights,
              "vsrtn_preset": built.preset, "vsrtn_window": settings.window, "vsrtn_context": settings.context,
