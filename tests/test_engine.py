@@ -220,19 +220,26 @@ def test_streaming_computes_each_flow_pair_once(model, monkeypatch):
     clip = moving_clip(21)
     engine = Engine(model, "cpu", EngineSettings(window=4, context=2))
     expected = np.stack(restore_in_order(engine, clip, range(21)))
-    calls = []
-    flow = model.flow.forward
+    calls, prepared = [], []
+    pair, prepare = model.flow.pair, model.flow.prepare
 
-    def counted(ref, src, scale=1.0):
-        calls.append((ref.numpy().tobytes(), src.numpy().tobytes()))
-        return flow(ref, src, scale)
+    def counted_pair(ref, src, full):
+        calls.append((ref.tobytes(), src.tobytes()))
+        return pair(ref, src, full)
 
-    monkeypatch.setattr(model.flow, "forward", counted)
+    def counted_prepare(frames, scale=1.0):
+        prepared.append(frames.numpy().tobytes())
+        return prepare(frames, scale)
+
+    monkeypatch.setattr(model.flow, "pair", counted_pair)
+    monkeypatch.setattr(model.flow, "prepare", counted_prepare)
     streamed = np.stack(list(engine.run_clip(iter(clip), len(clip))))
     assert np.array_equal(streamed, expected)
-    assert len(calls) == len(set(calls))  # no pair of frames twice
+    assert calls and len(calls) == len(set(calls))  # no pair of frames twice
     per_window = 0
     for win in engine.plan(21):
         a, b, t = win.offset, win.offset + (win.stop - win.start), len(win.frames)
         per_window += (b - 1) + (t - 1 - a)
     assert len(calls) < per_window
+    # Each frame is prepared for DIS once per window, not once per pair it is in.
+    assert len(prepared) <= sum(len(w.frames) for w in engine.plan(21)) < 2 * len(calls)

@@ -263,11 +263,21 @@ class Engine:
         jobs = [(0, i - 1, i, i - 1) for i in range(1, b)] + [(1, i, i, i + 1) for i in range(a, t - 1)]
         known = {} if reuse is None or reuse.scale != scale else reuse.by_frames
         pending, by_frames = {}, {}
+        flow, prepared = self.model.flow, {}
+
+        def calc(r: int, q: int) -> np.ndarray:
+            return flow.pair(prepared[r].result()[0], prepared[q].result()[0], (ph, pw))
+
         for d, k, r, q in jobs:
             pair = (window.frames[r], window.frames[q])  # source frame numbers: ref, src
             future = known.get(pair) or by_frames.get(pair)
             if future is None:
-                future = self._pool.submit(self.model.flow, frames[r:r + 1], frames[q:q + 1], scale)
+                # Each frame is prepared for DIS once, however many pairs it is in. The pool runs
+                # tasks in the order they came, so a pair's frames are started before the pair.
+                for i in (r, q):
+                    if i not in prepared:
+                        prepared[i] = self._pool.submit(flow.prepare, frames[i:i + 1], scale)
+                future = self._pool.submit(calc, r, q)
             pending[(d, k)] = by_frames[pair] = future
         return PendingFlows(x, pending, (2, 1, max(t - 1, 0), 2, ph, pw), by_frames, scale)
 
@@ -387,7 +397,7 @@ class PendingFlows:
         """(forward, backward) flows, each (1, T-1, 2, H, W), as `RTN.compute_flow` gives them."""
         flows = torch.zeros(self._shape)
         for (direction, index), future in self._pending.items():
-            flows[direction, 0, index] = future.result()[0]
+            flows[direction, 0, index] = torch.from_numpy(future.result()).permute(2, 0, 1)
         return flows[0], flows[1]
 
 

@@ -57,17 +57,29 @@ class DISFlow(nn.Module):
     def forward(self, ref: torch.Tensor, src: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
         """Flow of each pair; `scale` < 1 computes it on frames resized by `scale` (area
         averaged) and brings it back to full size (bilinear, vectors divided by `scale`)."""
-        dis = cv2.DISOpticalFlow_create(_DIS_PRESETS[self.preset])
         h, w = ref.shape[-2:]
-        a, b = _to_gray_u8(ref), _to_gray_u8(src)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        if size != (w, h):
-            a, b = ([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames] for frames in (a, b))
-        flows = [self._calc(dis, a[i], b[i]) for i in range(len(a))]
-        if size != (w, h):
-            gain = np.float32([w / size[0], h / size[1]])
-            flows = [cv2.resize(f, (w, h), interpolation=cv2.INTER_LINEAR) * gain for f in flows]
+        a, b = self.prepare(ref, scale), self.prepare(src, scale)
+        flows = [self.pair(a[i], b[i], (h, w)) for i in range(len(a))]
         return torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous().to(ref.device)
+
+    @staticmethod
+    def prepare(frames: torch.Tensor, scale: float = 1.0) -> list[np.ndarray]:
+        """Frames (N, C, H, W) in [0, 1] as DIS takes them: uint8 luma (channel 0), resized by
+        `scale` (area averaged). A frame in several pairs is prepared once (`pair`)."""
+        h, w = frames.shape[-2:]
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        u8 = _to_gray_u8(frames)
+        if size == (w, h):
+            return list(u8)
+        return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in u8]
+
+    def pair(self, ref: np.ndarray, src: np.ndarray, full: tuple[int, int]) -> np.ndarray:
+        """The flow (H, W, 2) at full size `full` (H, W) of two frames from `prepare`."""
+        flow = self._calc(cv2.DISOpticalFlow_create(_DIS_PRESETS[self.preset]), ref, src)
+        (h, w), (fh, fw) = full, flow.shape[:2]
+        if (fh, fw) != (h, w):
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32([w / fw, h / fh])
+        return flow
 
     def _calc(self, dis: cv2.DISOpticalFlow, ref: np.ndarray, src: np.ndarray) -> np.ndarray:
         """DIS flow (H, W, 2) of two uint8 frames; frames below DIS's minimum size are edge-padded
