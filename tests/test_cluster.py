@@ -141,8 +141,9 @@ def test_a_worker_killed_mid_segment_is_replaced_and_its_segment_retried(ray_clu
     proc = _start("restore", src, out, "--weights", tiny_weights, *OPTS, "--cluster", "auto", "--workers", "2",
                   "--segment-windows", "1")
     job = tmp_path / ".many.mkv.vsrtn-job"
-    _wait_for(lambda: list(job.glob(".segment-*")) and _workers_rendering())
-    os.kill(_workers_rendering()[0], signal.SIGKILL)
+    # The pid seen rendering is the one killed (a second look may find the segment just finished).
+    rendering = _wait_for(lambda: list(job.glob(".segment-*")) and _workers_rendering())
+    os.kill(rendering[0], signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert "failed on try 1" in err and "died" in err
