@@ -255,23 +255,23 @@ class Engine:
         c = self.model.config
         t, _, h, w = x.shape
         ph, pw = padded_size(h, c.size_multiple), padded_size(w, c.size_multiple)
-        scale = float(self.settings.flow_scale)
-        g = c.guide_channel
+        scale, g, flow = float(self.settings.flow_scale), c.guide_channel, self.model.flow
 
-        def prepare(i: int) -> list[np.ndarray]:
+        def for_dis(i: int) -> list[np.ndarray]:
             # As the network would compute them: on its padded guide channel, in [0, 1]; frame
             # by frame on the pool, which keeps a large window's conversion off the calling thread.
             return flow.prepare((pad_to(x[i:i + 1, g:g + 1], ph, pw).float() + 1) / 2, scale)
+
+        def calc(r: int, q: int) -> np.ndarray:
+            return flow.pair(prepared[r].result()[0], prepared[q].result()[0], (ph, pw))
 
         a, b = window.offset, window.offset + (window.stop - window.start)
         # Forward pair i-1 lines frame i-1 up with frame i (i < b); backward pair i lines i+1 up with i (i >= a).
         jobs = [(0, i - 1, i, i - 1) for i in range(1, b)] + [(1, i, i, i + 1) for i in range(a, t - 1)]
         known = {} if reuse is None or reuse.scale != scale else reuse.by_frames
-        pending, by_frames = {}, {}
-        flow, prepared = self.model.flow, {}
-
-        def calc(r: int, q: int) -> np.ndarray:
-            return flow.pair(prepared[r].result()[0], prepared[q].result()[0], (ph, pw))
+        pending: dict[tuple[int, int], Future] = {}
+        by_frames: dict[tuple[int, int], Future] = {}
+        prepared: dict[int, Future] = {}
 
         for d, k, r, q in jobs:
             pair = (window.frames[r], window.frames[q])  # source frame numbers: ref, src
@@ -281,7 +281,7 @@ class Engine:
                 # tasks in the order they came, so a pair's frames are started before the pair.
                 for i in (r, q):
                     if i not in prepared:
-                        prepared[i] = self._pool.submit(prepare, i)
+                        prepared[i] = self._pool.submit(for_dis, i)
                 future = self._pool.submit(calc, r, q)
             pending[(d, k)] = by_frames[pair] = future
         return PendingFlows(x, pending, (2, 1, max(t - 1, 0), 2, ph, pw), by_frames, scale)
