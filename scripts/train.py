@@ -28,6 +28,8 @@ def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="run directory (checkpoint, log.jsonl)")
     ap.add_argument("--model", default=d.model)
+    ap.add_argument("--dis-preset", default=None, choices=("ultrafast", "fast", "medium"),
+                    help="DIS flow preset to train (and later run) the network with; default: the model's")
     ap.add_argument("--presets", default=",".join(d.presets), help="degradation presets to sample from")
     ap.add_argument("--frames", default=f"{d.frames[0]},{d.frames[1]}", help="clip length range, e.g. 7,11")
     ap.add_argument("--crop", type=int, default=d.crop)
@@ -70,7 +72,8 @@ def parse_args() -> argparse.Namespace:
 def config(args: argparse.Namespace) -> TrainConfig:
     """The run's settings from the command line."""
     lo, hi = (int(v) for v in args.frames.split(","))
-    return TrainConfig(model=args.model, presets=args.presets.split(","), frames=(lo, hi), crop=args.crop,
+    return TrainConfig(model=args.model, dis_preset=args.dis_preset, presets=args.presets.split(","),
+                       frames=(lo, hi), crop=args.crop,
                        batch=args.batch, iters=args.iters, lr=args.lr, perceptual=args.perceptual, gan=args.gan,
                        mask_supervision=args.mask_supervision, lowpass=args.lowpass, keep_grain=args.keep_grain,
                        tied_reference=args.tied_reference,
@@ -94,7 +97,7 @@ def command(run: str, c: TrainConfig, color: bool) -> str:
         if c.ab_loss != "l1":
             argv += ["--ab-loss", c.ab_loss]
     for flag, value in (("--keep-grain", c.keep_grain), ("--objects", c.objects), ("--head-init", c.head_init),
-                        ("--data", c.data), ("--init", c.init)):
+                        ("--dis-preset", c.dis_preset), ("--data", c.data), ("--init", c.init)):
         if value is True:
             argv.append(flag)
         elif value:

@@ -223,9 +223,9 @@ def test_streaming_computes_each_flow_pair_once(model, monkeypatch):
     calls, prepared = [], []
     pair, prepare = model.flow.pair, model.flow.prepare
 
-    def counted_pair(ref, src, full):
+    def counted_pair(ref, src, out):
         calls.append((ref.tobytes(), src.tobytes()))
-        return pair(ref, src, full)
+        return pair(ref, src, out)
 
     def counted_prepare(frames, scale=1.0):
         prepared.append(frames.numpy().tobytes())

@@ -19,18 +19,24 @@ def _code_range(bits: int, limited: bool, chroma: bool) -> tuple[float, float]:
 
 
 def _to_unit(plane: np.ndarray, bits: int, is_float: bool, limited: bool, chroma: bool) -> np.ndarray:
-    x = np.asarray(plane, dtype=np.float32)
     if is_float:
-        return x
+        return np.asarray(plane, dtype=np.float32)
     scale, offset = _code_range(bits, limited, chroma)
-    return (x - offset) / scale
+    x = np.asarray(plane).astype(np.float32)  # a new array, so the arithmetic below runs in place
+    x -= offset
+    x /= scale
+    return x
 
 
 def _to_codes(v: np.ndarray, bits: int, is_float: bool, limited: bool, dtype: np.dtype, chroma: bool) -> np.ndarray:
     if is_float:
         return np.asarray(v, dtype=dtype)
     scale, offset = _code_range(bits, limited, chroma)
-    return np.clip(np.rint(v * scale + offset), 0, (1 << bits) - 1).astype(dtype)
+    codes = np.multiply(v, scale, dtype=np.float32)  # one temporary, worked on in place
+    codes += offset
+    np.rint(codes, out=codes)
+    np.clip(codes, 0, (1 << bits) - 1, out=codes)
+    return codes.astype(dtype)
 
 
 def luma_to_unit(plane: np.ndarray, bits: int, is_float: bool, limited: bool) -> np.ndarray:

@@ -186,7 +186,11 @@ class Engine:
     @staticmethod
     def _input(frames: Sequence[np.ndarray]) -> torch.Tensor:
         """The network's input (T, 3, H, W) in [-1, 1] from luma frames."""
-        return torch.from_numpy(np.stack(frames)).mul(2).sub(1).unsqueeze(1).expand(-1, 3, -1, -1)
+        x = torch.empty((len(frames), 1, *frames[0].shape))
+        planes = x.numpy()
+        for i, f in enumerate(frames):  # in place: a window of large frames is gigabytes
+            np.multiply(f, 2, out=planes[i, 0])
+        return x.sub_(1).expand(-1, 3, -1, -1)
 
     def prefetch_flows(self, frames: Sequence[np.ndarray], window: Window,
                        reuse: "PendingFlows | None" = None) -> "PendingFlows | None":
@@ -262,29 +266,43 @@ class Engine:
             # by frame on the pool, which keeps a large window's conversion off the calling thread.
             return flow.prepare((pad_to(x[i:i + 1, g:g + 1], ph, pw).float() + 1) / 2, scale)
 
-        def calc(r: int, q: int) -> np.ndarray:
-            return flow.pair(prepared[r].result()[0], prepared[q].result()[0], (ph, pw))
+        def calc(r: int, q: int, slot: np.ndarray) -> None:
+            flow.pair(prepared[r].result()[0], prepared[q].result()[0], slot)
+
+        def copy(source: tuple[Future, np.ndarray], slot: np.ndarray) -> None:
+            # The source was submitted earlier and the pool runs tasks in order: it is running or done.
+            source[0].result()
+            np.copyto(slot, source[1])
 
         a, b = window.offset, window.offset + (window.stop - window.start)
         # Forward pair i-1 lines frame i-1 up with frame i (i < b); backward pair i lines i+1 up with i (i >= a).
         jobs = [(0, i - 1, i, i - 1) for i in range(1, b)] + [(1, i, i, i + 1) for i in range(a, t - 1)]
+        # Every pair is written into its place in the network's flow input; the pairs the range
+        # (a, b) leaves unused are zero.
+        out = torch.empty((2, 1, max(t - 1, 0), 2, ph, pw))
+        out[0, :, b - 1:].zero_()
+        out[1, :, :a].zero_()
+        slots = out.numpy()
         known = {} if reuse is None or reuse.scale != scale else reuse.by_frames
-        pending: dict[tuple[int, int], Future] = {}
-        by_frames: dict[tuple[int, int], Future] = {}
+        futures: list[Future] = []
+        by_frames: dict[tuple[int, int], tuple[Future, np.ndarray]] = {}
         prepared: dict[int, Future] = {}
 
         for d, k, r, q in jobs:
-            pair = (window.frames[r], window.frames[q])  # source frame numbers: ref, src
-            future = known.get(pair) or by_frames.get(pair)
-            if future is None:
+            pair, slot = (window.frames[r], window.frames[q]), slots[d, 0, k]  # source frame numbers: ref, src
+            source = by_frames.get(pair) or known.get(pair)
+            if source is None:
                 # Each frame is prepared for DIS once, however many pairs it is in. The pool runs
                 # tasks in the order they came, so a pair's frames are started before the pair.
                 for i in (r, q):
                     if i not in prepared:
                         prepared[i] = self._pool.submit(for_dis, i)
-                future = self._pool.submit(calc, r, q)
-            pending[(d, k)] = by_frames[pair] = future
-        return PendingFlows(x, pending, (2, 1, max(t - 1, 0), 2, ph, pw), by_frames, scale)
+                future = self._pool.submit(calc, r, q, slot)
+            else:
+                future = self._pool.submit(copy, source, slot)
+            by_frames.setdefault(pair, (future, slot))
+            futures.append(future)
+        return PendingFlows(x, out, futures, by_frames, scale)
 
     def _run(self, x: torch.Tensor, out_range: tuple[int, int], cuts: torch.Tensor | None,
              flows: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
@@ -389,21 +407,20 @@ class Engine:
 
 
 class PendingFlows:
-    """A window's DIS flow pairs being computed on the engine's pool, and the network input
-    (`input`) they were computed from; `by_frames`: each pair's flow by its source frame
-    numbers (ref, src), at flow scale `scale`."""
+    """A window's DIS flow pairs being computed on the engine's pool into `flows`, and the
+    network input (`input`) they were computed from; `by_frames`: for each pair, by its source
+    frame numbers (ref, src), the task that writes it and where, at flow scale `scale`."""
 
-    def __init__(self, x: torch.Tensor, pending: dict[tuple[int, int], Future], shape: tuple[int, ...],
-                 by_frames: dict[tuple[int, int], Future], scale: float) -> None:
-        self.input, self._pending, self._shape = x, pending, shape
+    def __init__(self, x: torch.Tensor, flows: torch.Tensor, futures: list[Future],
+                 by_frames: dict[tuple[int, int], tuple[Future, np.ndarray]], scale: float) -> None:
+        self.input, self._flows, self._futures = x, flows, futures
         self.by_frames, self.scale = by_frames, scale
 
     def result(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(forward, backward) flows, each (1, T-1, 2, H, W), as `RTN.compute_flow` gives them."""
-        flows = torch.zeros(self._shape)
-        for (direction, index), future in self._pending.items():
-            flows[direction, 0, index] = torch.from_numpy(future.result()).permute(2, 0, 1)
-        return flows[0], flows[1]
+        for future in self._futures:
+            future.result()
+        return self._flows[0], self._flows[1]
 
 
 def usable_cpus() -> int:

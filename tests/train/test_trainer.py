@@ -203,6 +203,24 @@ def test_a_new_run_can_start_from_another_runs_weights(frames_folder, tmp_path):
                 tmp_path / "d", tmp_path)
 
 
+def test_a_run_moves_weights_onto_another_dis_preset(frames_folder, tmp_path):
+    """--dis-preset: the weights start as they were and the exported network runs (and says it
+    runs) with the preset it was trained on."""
+    first = Trainer(tiny(frames_folder, iters=1), tmp_path / "a", tmp_path, log=lambda m: None)
+    first.run()
+    assert first.model.config.dis_preset == "medium"
+    cfg = tiny(frames_folder, iters=1, dis_preset="fast", init=str(tmp_path / "a" / "checkpoint.pt"))
+    tuned = Trainer(cfg, tmp_path / "b", tmp_path, log=lambda m: None)
+    assert tuned.model.config.dis_preset == "fast" and tuned.model.flow.preset == "fast"
+    for a, b in zip(first.model.state_dict().values(), tuned.model.state_dict().values()):
+        assert torch.equal(a, b)
+    tuned.run()
+    tuned.export(tmp_path / "fast.safetensors", None, "fast", "cmd")
+    assert load_model(str(tmp_path / "fast.safetensors")).config.dis_preset == "fast"
+    with pytest.raises(Exception, match="dis_preset"):
+        Trainer(tiny(frames_folder, dis_preset="slow"), tmp_path / "c", tmp_path, log=lambda m: None)
+
+
 def test_sample_workers_give_the_same_run(frames_folder, tmp_path):
     """Samples drawn in worker processes (and the next batch's started early) are the samples the
     training process would draw: the same losses and the same weights."""

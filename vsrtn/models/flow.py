@@ -57,10 +57,12 @@ class DISFlow(nn.Module):
     def forward(self, ref: torch.Tensor, src: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
         """Flow of each pair; `scale` < 1 computes it on frames resized by `scale` (area
         averaged) and brings it back to full size (bilinear, vectors divided by `scale`)."""
-        h, w = ref.shape[-2:]
+        n, _, h, w = ref.shape
         a, b = self.prepare(ref, scale), self.prepare(src, scale)
-        flows = [self.pair(a[i], b[i], (h, w)) for i in range(len(a))]
-        return torch.from_numpy(np.stack(flows)).permute(0, 3, 1, 2).contiguous().to(ref.device)
+        out = np.empty((n, 2, h, w), np.float32)
+        for i in range(n):
+            self.pair(a[i], b[i], out[i])
+        return torch.from_numpy(out).to(ref.device)
 
     @staticmethod
     def prepare(frames: torch.Tensor, scale: float = 1.0) -> list[np.ndarray]:
@@ -73,13 +75,17 @@ class DISFlow(nn.Module):
             return list(u8)
         return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in u8]
 
-    def pair(self, ref: np.ndarray, src: np.ndarray, full: tuple[int, int]) -> np.ndarray:
-        """The flow (H, W, 2) at full size `full` (H, W) of two frames from `prepare`."""
+    def pair(self, ref: np.ndarray, src: np.ndarray, out: np.ndarray) -> None:
+        """Write the flow of two frames from `prepare` into `out` (2, H, W), float32, at the
+        full size H x W; `out` may be a view into a larger array (no full-size temporaries)."""
         flow = self._calc(cv2.DISOpticalFlow_create(_DIS_PRESETS[self.preset]), ref, src)
-        (h, w), (fh, fw) = full, flow.shape[:2]
-        if (fh, fw) != (h, w):
-            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.float32([w / fw, h / fh])
-        return flow
+        (h, w), (fh, fw) = out.shape[1:], flow.shape[:2]
+        if (fh, fw) == (h, w):
+            out[0], out[1] = flow[..., 0], flow[..., 1]
+            return
+        for c, factor in enumerate((w / fw, h / fh)):
+            # Scaled at the small size (bilinear resizing is linear), then resized into place.
+            cv2.resize(flow[..., c] * np.float32(factor), (w, h), dst=out[c], interpolation=cv2.INTER_LINEAR)
 
     def _calc(self, dis: cv2.DISOpticalFlow, ref: np.ndarray, src: np.ndarray) -> np.ndarray:
         """DIS flow (H, W, 2) of two uint8 frames; frames below DIS's minimum size are edge-padded

@@ -10,6 +10,9 @@ class TrainConfig:
     """Everything a run depends on; stored in its checkpoints and in the exported manifest."""
 
     model: str = "compact"  # a named RTNConfig
+    # DIS preset the network is trained with and will run with (stored in its config); None: the
+    # named model's. Fine-tuning onto a cheaper preset is what makes that preset's speed free.
+    dis_preset: str | None = None
     presets: list[str] = field(default_factory=lambda: ["light", "medium", "heavy"])
     frames: tuple[int, int] = (7, 11)  # clip length range (inclusive)
     crop: int = 96

@@ -131,6 +131,8 @@ class Trainer:
         cfg = NAMED_CONFIGS[self.cfg.model]
         if cfg.flow == "raft":  # no RAFT weights exist offline: train with DIS flow
             cfg = RTNConfig(**{**cfg.to_dict(), "flow": "dis"})
+        if self.cfg.dis_preset is not None:
+            cfg = RTNConfig(**{**cfg.to_dict(), "dis_preset": self.cfg.dis_preset})
         return cfg
 
     def _watch_head(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
@@ -162,7 +164,8 @@ class Trainer:
             training = weights_info(source).get("training", {})
             self.init_iterations = int(training.get("iterations", 0))
             self.lineage = list(training.get("lineage", []))
-        if config != self.model.config:
+        # The DIS preset is no part of the architecture: weights move onto another preset by training.
+        if replace(config, dis_preset=self.model.config.dis_preset) != self.model.config:
             raise ValueError(f"train: 'init' {source} holds another architecture ({config.to_dict()})")
         self.model.load_state_dict(state)
         self.log(f"train: starting from {source} ({self.init_iterations} iterations)")
