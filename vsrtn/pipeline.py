@@ -6,12 +6,14 @@ writes through a temporary name, and removes it on any failure or interrupt.
 from __future__ import annotations
 
 import os
+import queue
 import tempfile
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -22,6 +24,12 @@ from vsrtn.weights import sha256_file
 # A transform takes the clip's luma frames (an iterator) and its length, and yields the new
 # luma frames in order.
 Transform = Callable[[Iterator[np.ndarray], int], Iterable[np.ndarray]]
+
+# Frames decoded ahead of the transform, and frames waiting to be encoded behind it: decoding,
+# sample conversion and encoding then run beside the transform (PyAV, NumPy and the codecs
+# release the GIL) instead of in its thread, which on a GPU machine is the thread that feeds it.
+READ_AHEAD = 8
+WRITE_BEHIND = 8
 
 
 @dataclass
@@ -82,29 +90,140 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
             raise MediaError(f"{src}: the video stream has no frames")
         compose = with_color if color else with_luma
         sink = VideoSink(dst, source, output_encoder(encoder, source.info.pix_fmt, color), warn)
+        writer = _WriteBehind(sink, compose, total, progress)
+        reads = _read_ahead(source)
         try:
             pending: deque = deque()
 
             def lumas() -> Iterator[np.ndarray]:
-                for frame in source.frames(on_packet=sink.copy_packet):
+                for frame, luma, packets in reads:
+                    # Packets of the other streams go out where the frames they came before are
+                    # taken: the order the container sees is that of reading in one thread.
+                    for packet in packets:
+                        writer.packet(packet)
+                    if frame is None:  # the packets after the last frame
+                        return
                     pending.append(frame)
-                    yield luma_of(frame)
+                    yield luma
 
             feed = lumas()
             for y in transform(feed, total):
-                sink.write(compose(pending.popleft(), y))
-                if progress is not None:
-                    progress(sink.frames, total)
+                writer.frame(pending.popleft(), y)
             if next(feed, None) is not None or pending:
                 raise MediaError(f"{src}: decoded more frames than the {total} its packets announced")
+            reads.close()
+            writer.close()
             if sink.frames != total:
                 raise MediaError(f"{src}: wrote {sink.frames} frames, expected {total}")
             sink.commit()
         except BaseException:
+            reads.close()
+            writer.abandon()
             sink.abort()
             raise
     return FileResult(str(src), str(dst), "done", frames=total, seconds=round(time.perf_counter() - start, 3),
                       sha256=sha256_file(dst))
+
+
+def _read_ahead(source: VideoSource) -> Iterator[tuple[Any, np.ndarray | None, list]]:
+    """`source`'s frames decoded on a thread of their own, up to READ_AHEAD ahead: (frame, its
+    luma in [0, 1], the other streams' packets read before it), then (None, None, the packets
+    after the last frame). A decoding error is raised here, where the frame would have been."""
+    items: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
+    stop = threading.Event()
+
+    def put(item: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                pass
+        return False
+
+    def run() -> None:
+        packets: list = []
+        try:
+            for frame in source.frames(on_packet=packets.append):
+                if not put((frame, luma_of(frame), packets.copy())):
+                    return
+                packets.clear()
+            put((None, None, packets))
+        except BaseException as exc:  # handed to the reading side
+            put((exc, None, []))
+
+    thread = threading.Thread(target=run, name="vsrtn-read", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
+            if isinstance(item[0], BaseException):
+                raise item[0]
+            yield item
+            if item[0] is None:
+                return
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _WriteBehind:
+    """Encodes output frames (`sink.write(compose(frame, y))`) and copies the other streams'
+    packets (`sink.copy_packet`) on a thread of its own, in the order they were handed in, at
+    most WRITE_BEHIND behind; the container is touched only there, and `progress(frames
+    written, total)` is called there."""
+
+    def __init__(self, sink: VideoSink, compose: Callable, total: int,
+                 progress: Callable[[int, int], None] | None) -> None:
+        self._sink, self._compose, self._total, self._progress = sink, compose, total, progress
+        self._items: queue.Queue = queue.Queue(maxsize=WRITE_BEHIND)
+        self._error: BaseException | None = None
+        self._skip = False  # abandoned: what is still queued is dropped
+        self._thread = threading.Thread(target=self._run, name="vsrtn-write", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._items.get()) is not None:
+            if self._error is not None or self._skip:
+                continue  # drained, so that nobody handing in waits for ever
+            try:
+                if item[0] == "packet":
+                    self._sink.copy_packet(item[1])
+                else:
+                    self._sink.write(self._compose(item[1], item[2]))
+                    if self._progress is not None:
+                        self._progress(self._sink.frames, self._total)
+            except BaseException as exc:
+                self._error = exc
+
+    def _put(self, item: tuple) -> None:
+        if self._error is not None:
+            raise self._error
+        self._items.put(item)
+
+    def frame(self, frame: Any, y: np.ndarray) -> None:
+        """Queue an output frame: `frame` (the source's) with the new `y`."""
+        self._put(("frame", frame, y))
+
+    def packet(self, packet: Any) -> None:
+        """Queue a packet of another stream, copied as it is."""
+        self._put(("packet", packet))
+
+    def close(self) -> None:
+        """Wait until everything handed in is written; raise what writing failed with."""
+        self._stop()
+        if self._error is not None:
+            raise self._error
+
+    def abandon(self) -> None:
+        """Stop without writing what is still queued (the output is being thrown away)."""
+        self._skip = True
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._items.put(None)
+            self._thread.join()
 
 
 def engine_transform(engine) -> Transform:
