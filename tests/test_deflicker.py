@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from vsrtn.deflicker import neighbourhood, stabilise
+from vsrtn.deflicker import flicker_gains, log_gain, neighbourhood, shrink, stabilise, steady
 from vsrtn.engine import Engine, EngineSettings
 from vsrtn.errors import ArgumentError, PresetError
 from vsrtn.presets import engine_settings, validate
@@ -48,6 +48,69 @@ def test_only_low_frequencies_move():
 def test_a_single_neighbour_changes_nothing():
     frame = flickering()[1][1]
     assert stabilise(frame, [frame]) is frame
+
+
+def test_log_gain_measures_exposure_not_motion_or_dust():
+    clean = 0.2 + 0.6 * moving_clip(2, 96, 128, seed=5)  # the second frame is the first, moved
+    brighter = clean[1] * 1.1
+    brighter[40:46, 60:66] = 1.0  # a speck of dust
+    assert abs(log_gain(brighter, clean[0]) - np.log(1.1)) < 0.01
+    assert abs(log_gain(clean[1], clean[0])) < 0.005
+    assert abs(log_gain(clean[0], brighter) + np.log(1.1)) < 0.01
+
+
+def test_flicker_gains_take_fast_swings_and_keep_a_fade_exactly():
+    n, radius = 30, 6
+    fade = np.full(n, 0.01)  # brightening steadily: content, not flicker
+    flicker = 0.05 * np.array([(-1) ** (p // 3) for p in range(n)])  # runs of three bright or dark frames
+    gains = list(fade + np.diff(flicker, prepend=flicker[0]))
+    got = np.array(flicker_gains(gains, list(range(n)), radius))
+    inner = slice(radius, n - radius)  # full support on both sides
+    assert np.abs(got[inner] - (flicker[inner] - flicker.mean())).max() < 0.02
+    assert np.abs(np.array(flicker_gains(list(fade), list(range(n)), radius))[inner]).max() < 1e-9
+
+
+def test_flicker_gains_restart_at_a_cut_and_count_a_mirrored_frame_once():
+    gains = [0.0, 0.2, -0.1, 0.3, 0.05, -0.02]
+    cut = [False, False, False, True, False, False]
+    a = flicker_gains(gains, list(range(6)), 5, cut)
+    changed = list(gains)
+    changed[1] = changed[2] = 0.9  # before the cut
+    b = flicker_gains(changed, list(range(6)), 5, cut)
+    assert a[3:] == b[3:] and a[:3] != b[:3]
+    # positions 0..4 hold frames 2, 1, 0, 1, 2 (mirrored at a clip start): each frame counts once
+    level = np.cumsum([0.0, 0.1, 0.1, -0.1, -0.1])
+    got = flicker_gains([0.0, 0.1, 0.1, -0.1, -0.1], [2, 1, 0, 1, 2], 4)
+    once = np.median([level[4], level[3], level[2]])  # the last position of each frame
+    assert got[2] == pytest.approx(level[2] - once)
+
+
+def test_a_fade_goes_through_steadied_neighbours_unchanged():
+    n = 40
+    clean = 0.2 + 0.6 * moving_clip(n, 96, 128, seed=3)
+    gain = np.ones(n, np.float32)
+    gain[14:26], gain[26:] = np.linspace(1.0, 0.4, 12), 0.4  # a fade over half a second
+    fade = clean * gain[:, None, None]
+    small = steady([shrink(f, 1) for f in fade], list(range(n)), 10)
+    for t in range(n):
+        fixed = stabilise(fade[t], small[max(0, t - 5):t + 6], shrunk=True)
+        assert abs(float((fixed - fade[t]).mean())) < 0.005, t
+
+
+def test_steadied_neighbours_take_out_a_run_of_bright_frames():
+    """A median of neighbours that flicker the same way for several frames keeps their swing; the
+    neighbours steadied first keep only the run's share of the trend (5 of 15 frames here)."""
+    n = 15
+    clean = 0.2 + 0.6 * moving_clip(n, 96, 128, seed=3)
+    gain = np.ones(n, np.float32)
+    gain[5:10] = 1.12  # five bright frames in a row
+    flick = np.clip(clean * gain[:, None, None], 0, 1)
+    small = [shrink(f, 1) for f in flick]
+    t = 7
+    plain = stabilise(flick[t], small[t - 3:t + 4], shrunk=True)
+    steadied = stabilise(flick[t], steady(small, list(range(n)), 7)[t - 3:t + 4], shrunk=True)
+    error = lambda f: abs(float((f - clean[t]).mean()))
+    assert error(steadied) < 0.5 * error(plain), (error(steadied), error(plain))
 
 
 @pytest.mark.parametrize("position,length,radius,cuts,expected", [

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 import torch
 
-from vsrtn.deflicker import neighbourhood, shrink, stabilise, work_factor
+from vsrtn.deflicker import neighbourhood, shrink, stabilise, steady, work_factor
 from vsrtn.errors import ArgumentError, DeviceError
 from vsrtn.grain import retain
 from vsrtn.models.ops import pad_to, padded_size
@@ -220,6 +220,8 @@ class Engine:
         if self.settings.deflicker:
             factor = work_factor(*frames[0].shape)
             small = list(self._pool.map(lambda f: shrink(f, factor), frames))
+            # The neighbours' own flicker out first, judged over twice the radius.
+            small = steady(small, window.frames, 2 * self.settings.deflicker, cuts, self._pool.map)
             out = list(self._pool.map(lambda i: self._deflicker(out[i], window.offset + i, small, window, cuts),
                                       range(len(out))))
         if self.settings.grain:
