@@ -28,6 +28,7 @@ from vsrtn.windows import CutFlags
 
 WORK_SIDE = 96  # short side of the working resolution: flicker is low-frequency
 BOX_FRACTION = 0.125  # local-mean box radius as a share of the working short side
+_DARK = 0.02  # added to local means before their logs are taken: dark areas do not decide a gain
 
 
 def work_factor(height: int, width: int) -> int:
@@ -44,9 +45,6 @@ def shrink(img: np.ndarray, factor: int) -> np.ndarray:
 
 def _box(img: np.ndarray, radius: int) -> np.ndarray:
     return cv2.blur(img, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
-
-
-_DARK = 0.02  # added before taking logs of local means: dark areas do not decide a gain
 
 
 def _radius(small: np.ndarray) -> int:
