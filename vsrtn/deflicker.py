@@ -62,6 +62,10 @@ def log_gain(cur: np.ndarray, prev: np.ndarray) -> float:
     return float(np.median(np.log(here[inner] + _DARK) - np.log(before[inner] + _DARK)))
 
 
+def _starts_shot(p: int, cuts: CutFlags | None) -> bool:
+    return p == 0 or (cuts is not None and bool(cuts[p]))
+
+
 def flicker_gains(gains: Sequence[float], frames: Sequence[int], radius: int,
                   cuts: CutFlags | None = None) -> list[float]:
     """The flicker of each position of a run of frames, as a log gain, from `gains[p]`
@@ -71,8 +75,7 @@ def flicker_gains(gains: Sequence[float], frames: Sequence[int], radius: int,
     `frames`: the source frame at each position (a frame mirrored in at a clip end counts once)."""
     level: list[float] = []
     for p, gain in enumerate(gains):
-        starts = p == 0 or (cuts is not None and bool(cuts[p]))
-        level.append(0.0 if starts else level[-1] + gain)
+        level.append(0.0 if _starts_shot(p, cuts) else level[-1] + gain)
     out = []
     for p in range(len(level)):
         near = {frames[q]: level[q] for q in neighbourhood(p, len(level), radius, cuts)}
@@ -85,7 +88,7 @@ def steady(small: Sequence[np.ndarray], frames: Sequence[int], radius: int, cuts
     """Shrunk frames with their flicker (`flicker_gains` over `radius`) divided out. `map_` runs
     the `log_gain`s (a pool's map runs them in parallel; the result is the same)."""
     def gain(p: int) -> float:
-        return 0.0 if p == 0 or (cuts is not None and cuts[p]) else log_gain(small[p], small[p - 1])
+        return 0.0 if _starts_shot(p, cuts) else log_gain(small[p], small[p - 1])
 
     gains = list(map_(gain, range(len(small))))
     return [s * np.float32(np.exp(-f)) for s, f in zip(small, flicker_gains(gains, frames, radius, cuts))]

@@ -130,9 +130,9 @@ class Trainer:
             raise ValueError(f"train: 'model' must be one of {sorted(NAMED_CONFIGS)}, got {self.cfg.model!r}")
         cfg = NAMED_CONFIGS[self.cfg.model]
         if cfg.flow == "raft":  # no RAFT weights exist offline: train with DIS flow
-            cfg = RTNConfig(**{**cfg.to_dict(), "flow": "dis"})
+            cfg = replace(cfg, flow="dis")
         if self.cfg.dis_preset is not None:
-            cfg = RTNConfig(**{**cfg.to_dict(), "dis_preset": self.cfg.dis_preset})
+            cfg = replace(cfg, dis_preset=self.cfg.dis_preset)
         return cfg
 
     def _watch_head(self, module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
