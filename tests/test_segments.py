@@ -141,3 +141,32 @@ def test_rendered_segments_join_into_the_file_one_process_writes(tmp_path, gop_v
     with pytest.raises(DamagedIntermediate) as err:
         join(src, index, segs, rendered, folder, tmp_path / "again.mkv", enc, False)
     assert err.value.segment == 1 and not (tmp_path / "again.mkv").exists()
+
+
+@pytest.mark.parametrize("where", ["network", "encoding"])
+def test_a_segment_failing_midway_leaves_no_intermediate_and_no_thread(tmp_path, gop_video, monkeypatch, where):
+    """Decoding and encoding run on threads of their own: a failure on either side of the
+    network stops both and leaves nothing in the job folder."""
+    import threading
+
+    from vsrtn import segments
+
+    engine = Engine(tiny_model(), "cpu", EngineSettings(window=4, context=2))
+    index = index_video(gop_video)
+    seg = plan_segments(engine.plan(index.frames), 3)[1]
+    if where == "network":
+        real = engine.run_windows
+
+        def failing(frames, *args):
+            for n, y in enumerate(real(frames, *args)):
+                if n == 5:
+                    raise RuntimeError("network broke")
+                yield y
+        monkeypatch.setattr(engine, "run_windows", failing)
+    else:
+        monkeypatch.setattr(segments, "with_luma", lambda frame, y: (_ for _ in ()).throw(RuntimeError("encoding broke")))
+    folder = tmp_path / "job"
+    with pytest.raises(RuntimeError, match="broke"):
+        render(engine, gop_video, index, seg, NO_CUTS, folder, intermediate_name(seg), False)
+    assert not [t.name for t in threading.enumerate() if t.name in ("vsrtn-read", "vsrtn-write")]
+    assert not folder.exists() or not list(folder.iterdir())

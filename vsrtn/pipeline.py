@@ -13,7 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
@@ -90,8 +90,18 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
             raise MediaError(f"{src}: the video stream has no frames")
         compose = with_color if color else with_luma
         sink = VideoSink(dst, source, output_encoder(encoder, source.info.pix_fmt, color), warn)
-        writer = _WriteBehind(sink, compose, total, progress)
-        reads = _read_ahead(source)
+
+        def write(item: tuple) -> None:  # (source frame, new luma or ab) or (None, another stream's packet)
+            frame, payload = item
+            if frame is None:
+                sink.copy_packet(payload)
+                return
+            sink.write(compose(frame, payload))
+            if progress is not None:
+                progress(sink.frames, total)
+
+        writer = Behind(write, WRITE_BEHIND)
+        reads = ahead(_decoded(source), READ_AHEAD)
         try:
             pending: deque = deque()
 
@@ -100,7 +110,7 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
                     # Packets of the other streams go out where the frames they came before are
                     # taken: the order the container sees is that of reading in one thread.
                     for packet in packets:
-                        writer.packet(packet)
+                        writer.put((None, packet))
                     if frame is None:  # the packets after the last frame
                         return
                     pending.append(frame)
@@ -108,7 +118,7 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
 
             feed = lumas()
             for y in transform(feed, total):
-                writer.frame(pending.popleft(), y)
+                writer.put((pending.popleft(), y))
             if next(feed, None) is not None or pending:
                 raise MediaError(f"{src}: decoded more frames than the {total} its packets announced")
             reads.close()
@@ -125,58 +135,64 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
                       sha256=sha256_file(dst))
 
 
-def _read_ahead(source: VideoSource) -> Iterator[tuple[Any, np.ndarray | None, list]]:
-    """`source`'s frames decoded on a thread of their own, up to READ_AHEAD ahead: (frame, its
-    luma in [0, 1], the other streams' packets read before it), then (None, None, the packets
-    after the last frame). A decoding error is raised here, where the frame would have been."""
-    items: queue.Queue = queue.Queue(maxsize=READ_AHEAD)
-    stop = threading.Event()
+def _decoded(source: VideoSource) -> Iterator[tuple[Any, np.ndarray | None, list]]:
+    """`source`'s frames as (frame, its luma in [0, 1], the other streams' packets read before
+    it), then (None, None, the packets after the last frame)."""
+    packets: list = []
+    for frame in source.frames(on_packet=packets.append):
+        yield frame, luma_of(frame), packets.copy()
+        packets.clear()
+    yield None, None, packets
 
-    def put(item: tuple) -> bool:
+
+T = TypeVar("T")
+
+
+def ahead(items: Iterable[T], depth: int) -> Iterator[T]:
+    """`items` produced on a thread of their own (vsrtn-read), up to `depth` ahead of the
+    consumer. An error producing one is raised here, where that item would have been; closing
+    this iterator stops the producer."""
+    queued: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(item: Any) -> bool:
         while not stop.is_set():
             try:
-                items.put(item, timeout=0.1)
+                queued.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 pass
         return False
 
     def run() -> None:
-        packets: list = []
         try:
-            for frame in source.frames(on_packet=packets.append):
-                if not put((frame, luma_of(frame), packets.copy())):
+            for item in items:
+                if not put((item,)):
                     return
-                packets.clear()
-            put((None, None, packets))
-        except BaseException as exc:  # handed to the reading side
-            put((exc, None, []))
+            put(done)
+        except BaseException as exc:  # handed to the consuming side
+            put(exc)
 
     thread = threading.Thread(target=run, name="vsrtn-read", daemon=True)
     thread.start()
     try:
-        while True:
-            item = items.get()
-            if isinstance(item[0], BaseException):
-                raise item[0]
-            yield item
-            if item[0] is None:
-                return
+        while (got := queued.get()) is not done:
+            if isinstance(got, BaseException):
+                raise got
+            yield got[0]
     finally:
         stop.set()
         thread.join()
 
 
-class _WriteBehind:
-    """Encodes output frames (`sink.write(compose(frame, y))`) and copies the other streams'
-    packets (`sink.copy_packet`) on a thread of its own, in the order they were handed in, at
-    most WRITE_BEHIND behind; the container is touched only there, and `progress(frames
-    written, total)` is called there."""
+class Behind:
+    """Calls `handle(item)` for every item handed in (`put`), in order, on a thread of its own
+    (vsrtn-write), at most `depth` items behind: what is written is touched only there."""
 
-    def __init__(self, sink: VideoSink, compose: Callable, total: int,
-                 progress: Callable[[int, int], None] | None) -> None:
-        self._sink, self._compose, self._total, self._progress = sink, compose, total, progress
-        self._items: queue.Queue = queue.Queue(maxsize=WRITE_BEHIND)
+    def __init__(self, handle: Callable[[Any], None], depth: int) -> None:
+        self._handle = handle
+        self._items: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._skip = False  # abandoned: what is still queued is dropped
         self._thread = threading.Thread(target=self._run, name="vsrtn-write", daemon=True)
@@ -187,36 +203,24 @@ class _WriteBehind:
             if self._error is not None or self._skip:
                 continue  # drained, so that nobody handing in waits for ever
             try:
-                if item[0] == "packet":
-                    self._sink.copy_packet(item[1])
-                else:
-                    self._sink.write(self._compose(item[1], item[2]))
-                    if self._progress is not None:
-                        self._progress(self._sink.frames, self._total)
+                self._handle(item[0])
             except BaseException as exc:
                 self._error = exc
 
-    def _put(self, item: tuple) -> None:
+    def put(self, item: Any) -> None:
+        """Queue an item; raises what handling an earlier one failed with."""
         if self._error is not None:
             raise self._error
-        self._items.put(item)
-
-    def frame(self, frame: Any, y: np.ndarray) -> None:
-        """Queue an output frame: `frame` (the source's) with the new `y`."""
-        self._put(("frame", frame, y))
-
-    def packet(self, packet: Any) -> None:
-        """Queue a packet of another stream, copied as it is."""
-        self._put(("packet", packet))
+        self._items.put((item,))
 
     def close(self) -> None:
-        """Wait until everything handed in is written; raise what writing failed with."""
+        """Wait until everything handed in is handled; raise what handling failed with."""
         self._stop()
         if self._error is not None:
             raise self._error
 
     def abandon(self) -> None:
-        """Stop without writing what is still queued (the output is being thrown away)."""
+        """Stop without handling what is still queued (the output is being thrown away)."""
         self._skip = True
         self._stop()
 

@@ -32,7 +32,7 @@ from vsrtn.media import (
     choose_pix_fmt,
     count_frames,
 )
-from vsrtn.pipeline import FileResult, output_encoder
+from vsrtn.pipeline import READ_AHEAD, WRITE_BEHIND, Behind, FileResult, ahead, output_encoder
 from vsrtn.pixfmt import color_format, luma_of, new_frame, plane_array, with_color, with_luma
 from vsrtn.scenecut import cut_score, signature
 from vsrtn.weights import sha256_file
@@ -138,20 +138,35 @@ def render(engine: "Engine", source_path: Path, index: VideoIndex, seg: Segment,
         compose = with_color if color else with_luma
         first = engine.first_needed(index.frames, seg.windows.start)
         held: dict[int, av.VideoFrame] = {}
+        # Decoding and encoding run on threads of their own, as in `transcode`.
+        reads = ahead(((frame, luma_of(frame)) for frame in source.frames_from(first, index)), READ_AHEAD)
 
         def lumas() -> Iterator[np.ndarray]:
-            for n, frame in enumerate(source.frames_from(first, index), first):
+            for n, (frame, luma) in enumerate(reads, first):
                 if seg.start <= n < seg.stop:
                     held[n] = frame
-                yield luma_of(frame)
+                yield luma
 
-        outputs = engine.run_windows(lumas(), index.frames, seg.windows, cuts)
-        with IntermediateWriter(folder / name, info.width, info.height, fmt) as writer:
-            for n, y in zip(range(seg.start, seg.stop), outputs):
-                writer.write(compose(held.pop(n), y), n)
-            if writer.frames != seg.frames:
-                raise MediaError(f"segment {seg.index}: {writer.frames} frames rendered, {seg.frames} expected")
-            writer.verify(seg.start)
+        try:
+            outputs = engine.run_windows(lumas(), index.frames, seg.windows, cuts)
+            with IntermediateWriter(folder / name, info.width, info.height, fmt) as writer:
+                def write(item: tuple[int, av.VideoFrame, np.ndarray]) -> None:
+                    n, frame, y = item
+                    writer.write(compose(frame, y), n)
+
+                behind = Behind(write, WRITE_BEHIND)
+                try:
+                    for n, y in zip(range(seg.start, seg.stop), outputs):
+                        behind.put((n, held.pop(n), y))
+                    behind.close()
+                except BaseException:
+                    behind.abandon()
+                    raise
+                if writer.frames != seg.frames:
+                    raise MediaError(f"segment {seg.index}: {writer.frames} frames rendered, {seg.frames} expected")
+                writer.verify(seg.start)
+        finally:
+            reads.close()
     return Rendered(seg.index, name, seg.frames, (folder / name).stat().st_size, writer.md5, writer.color)
 
 
