@@ -28,9 +28,10 @@ from quality.report import COLOR_METHODS, color_report, write_section
 from quality.scoring import color_score
 
 CLIPS = (("bikes", 1.0), ("bigbuckbunny", 0.5))  # name, scale
-# Kept aside: no training, tuning or design choice has looked at it. scikit-image's coffee
-# photograph under the training camera, with its chelsea photograph moving across it (color the
-# keyframe does not show), 256 px square. Reported on its own, never in the means.
+# Kept aside: no tuning or design choice has looked at it, and its photographs are never training
+# content (vsrtn.train.content.HELD_OUT_PHOTOS). scikit-image's coffee photograph under the
+# training camera, with its chelsea photograph moving across it (color the keyframe does not
+# show), 256 px square. Reported on its own, never in the means.
 HELD_OUT = "held-out: coffee + chelsea"
 
 

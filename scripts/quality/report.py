@@ -191,8 +191,9 @@ def color_report(res: dict) -> str:
                   f"{1000 * m['cdc']:.3f} |" for method, m in entry["methods"].items()]
         lines.append(f"| {clip} | {shots} | *the color clip itself* | | | | {1000 * entry['clean_cdc']:.3f} |")
     lines += ["", "The held-out clip (scikit-image's *coffee* under the training camera, *chelsea* moving across "
-              "it; 40 frames at most) has played no part in training, tuning or design; it is reported on its own "
-              "and never in the means.", ""]
+              "it; 40 frames at most) is reported on its own and never in the means: no tuning or design choice "
+              "has looked at it, and its two photographs are kept out of the training content "
+              "(`HELD_OUT_PHOTOS`, vsrtn/train/content.py).", ""]
     checks = _color_checks(res["clips"], "mean over the clips")
     for name, entry in res.get("held_out", {}).items():
         checks += _color_checks({name: entry}, name)

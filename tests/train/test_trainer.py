@@ -51,6 +51,19 @@ def test_objects_move_on_their_own_over_the_clip(color):
     assert np.array_equal(background, np.full_like(background, 0.2))  # the input clip is not modified
 
 
+def test_held_out_photographs_are_never_training_content(tmp_path):
+    """The photographs the held-out colorization clip is made of stay out of training, even in a
+    cache gathered before they were held out."""
+    folder = content.content_dir(tmp_path)
+    folder.mkdir(parents=True)
+    for name in ("skimage--coffee", "skimage--chelsea", "skimage--moon", "mate-backgrounds--lake"):
+        (folder / f"{name}.jpg").write_bytes(b"")
+    (folder / ".complete").write_text("4\n")
+    assert [p.stem for p in content.build_photos(tmp_path)] == ["mate-backgrounds--lake", "skimage--moon"]
+    assert content.HELD_OUT_PHOTOS == {"coffee", "chelsea"}
+    assert not content.HELD_OUT_PHOTOS & content.SKIMAGE_PHOTOS
+
+
 def test_objects_share_draws_its_own_samples():
     clip = np.random.default_rng(0).random((5, 32, 32), dtype=np.float32)
     photos = [np.random.default_rng(1).random((60, 60), dtype=np.float32)]
