@@ -164,7 +164,9 @@ def test_a_segment_failing_midway_leaves_no_intermediate_and_no_thread(tmp_path,
                 yield y
         monkeypatch.setattr(engine, "run_windows", failing)
     else:
-        monkeypatch.setattr(segments, "with_luma", lambda frame, y: (_ for _ in ()).throw(RuntimeError("encoding broke")))
+        def failing_compose(frame, y):
+            raise RuntimeError("encoding broke")
+        monkeypatch.setattr(segments, "with_luma", failing_compose)
     folder = tmp_path / "job"
     with pytest.raises(RuntimeError, match="broke"):
         render(engine, gop_video, index, seg, NO_CUTS, folder, intermediate_name(seg), False)
