@@ -100,35 +100,33 @@ def transcode(src: str | os.PathLike, dst: str | os.PathLike, transform: Transfo
             if progress is not None:
                 progress(sink.frames, total)
 
-        writer = Behind(write, WRITE_BEHIND)
         reads = ahead(_decoded(source), READ_AHEAD)
         try:
-            pending: deque = deque()
+            with Behind(write, WRITE_BEHIND) as writer:
+                pending: deque = deque()
 
-            def lumas() -> Iterator[np.ndarray]:
-                for frame, luma, packets in reads:
-                    # Packets of the other streams go out where the frames they came before are
-                    # taken: the order the container sees is that of reading in one thread.
-                    for packet in packets:
-                        writer.put((None, packet))
-                    if frame is None:  # the packets after the last frame
-                        return
-                    pending.append(frame)
-                    yield luma
+                def lumas() -> Iterator[np.ndarray]:
+                    for frame, luma, packets in reads:
+                        # Packets of the other streams go out where the frames they came before
+                        # are taken: the order the container sees is that of reading in one thread.
+                        for packet in packets:
+                            writer.put((None, packet))
+                        if frame is None:  # the packets after the last frame
+                            return
+                        pending.append(frame)
+                        yield luma
 
-            feed = lumas()
-            for y in transform(feed, total):
-                writer.put((pending.popleft(), y))
-            if next(feed, None) is not None or pending:
-                raise MediaError(f"{src}: decoded more frames than the {total} its packets announced")
-            reads.close()
-            writer.close()
+                feed = lumas()
+                for y in transform(feed, total):
+                    writer.put((pending.popleft(), y))
+                if next(feed, None) is not None or pending:
+                    raise MediaError(f"{src}: decoded more frames than the {total} its packets announced")
+                reads.close()
             if sink.frames != total:
                 raise MediaError(f"{src}: wrote {sink.frames} frames, expected {total}")
             sink.commit()
         except BaseException:
             reads.close()
-            writer.abandon()
             sink.abort()
             raise
     return FileResult(str(src), str(dst), "done", frames=total, seconds=round(time.perf_counter() - start, 3),
@@ -188,7 +186,8 @@ def ahead(items: Iterable[T], depth: int) -> Iterator[T]:
 
 class Behind:
     """Calls `handle(item)` for every item handed in (`put`), in order, on a thread of its own
-    (vsrtn-write), at most `depth` items behind: what is written is touched only there."""
+    (vsrtn-write), at most `depth` items behind: what is written is touched only there. As a
+    context manager: closed when the block ends, abandoned when it raises."""
 
     def __init__(self, handle: Callable[[Any], None], depth: int) -> None:
         self._handle = handle
@@ -223,6 +222,15 @@ class Behind:
         """Stop without handling what is still queued (the output is being thrown away)."""
         self._skip = True
         self._stop()
+
+    def __enter__(self) -> "Behind":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abandon()
 
     def _stop(self) -> None:
         if self._thread.is_alive():

@@ -154,14 +154,9 @@ def render(engine: "Engine", source_path: Path, index: VideoIndex, seg: Segment,
                     n, frame, y = item
                     writer.write(compose(frame, y), n)
 
-                behind = Behind(write, WRITE_BEHIND)
-                try:
+                with Behind(write, WRITE_BEHIND) as behind:
                     for n, y in zip(range(seg.start, seg.stop), outputs):
                         behind.put((n, held.pop(n), y))
-                    behind.close()
-                except BaseException:
-                    behind.abandon()
-                    raise
                 if writer.frames != seg.frames:
                     raise MediaError(f"segment {seg.index}: {writer.frames} frames rendered, {seg.frames} expected")
                 writer.verify(seg.start)
