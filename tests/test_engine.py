@@ -228,7 +228,7 @@ def test_streaming_computes_each_flow_pair_once(model, monkeypatch):
         return pair(ref, src, out)
 
     def counted_prepare(frames, scale=1.0):
-        prepared.append(frames.numpy().tobytes())
+        prepared.append(np.asarray(frames).tobytes())
         return prepare(frames, scale)
 
     monkeypatch.setattr(model.flow, "pair", counted_pair)

@@ -17,7 +17,7 @@ import torch
 from vsrtn.deflicker import neighbourhood, shrink, stabilise, steady, work_factor
 from vsrtn.errors import ArgumentError, DeviceError
 from vsrtn.grain import retain
-from vsrtn.models.ops import pad_to, padded_size
+from vsrtn.models.ops import pad_plane, padded_size
 from vsrtn.models.rtn import RTN
 from vsrtn.options import check, is_int
 from vsrtn.scenecut import CutSettings, neighbours
@@ -186,11 +186,11 @@ class Engine:
     @staticmethod
     def _input(frames: Sequence[np.ndarray]) -> torch.Tensor:
         """The network's input (T, 3, H, W) in [-1, 1] from luma frames."""
-        x = torch.empty((len(frames), 1, *frames[0].shape))
-        planes = x.numpy()
+        planes = np.empty((len(frames), 1, *frames[0].shape), np.float32)
         for i, f in enumerate(frames):  # in place: a window of large frames is gigabytes
             np.multiply(f, 2, out=planes[i, 0])
-        return x.sub_(1).expand(-1, 3, -1, -1)
+            planes[i, 0] -= 1
+        return torch.from_numpy(planes).expand(-1, 3, -1, -1)
 
     def prefetch_flows(self, frames: Sequence[np.ndarray], window: Window,
                        reuse: "PendingFlows | None" = None) -> "PendingFlows | None":
@@ -263,10 +263,14 @@ class Engine:
         ph, pw = padded_size(h, c.size_multiple), padded_size(w, c.size_multiple)
         scale, g, flow = float(self.settings.flow_scale), c.guide_channel, self.model.flow
 
+        planes = x.numpy()
+
         def for_dis(i: int) -> list[np.ndarray]:
             # As the network would compute them: on its padded guide channel, in [0, 1]; frame
-            # by frame on the pool, which keeps a large window's conversion off the calling thread.
-            return flow.prepare((pad_to(x[i:i + 1, g:g + 1], ph, pw).float() + 1) / 2, scale)
+            # by frame on the pool, which keeps a large window's conversion off the calling
+            # thread. In NumPy: torch called from a pool thread starts a second team of torch
+            # worker threads, and the network then runs about a third slower on a small CPU.
+            return flow.prepare(pad_plane((planes[i, g] + 1) / 2, ph, pw)[None, None], scale)
 
         def calc(r: int, q: int, slot: np.ndarray) -> None:
             flow.pair(prepared[r].result()[0], prepared[q].result()[0], slot)

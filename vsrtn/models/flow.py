@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from vsrtn.models.config import RTNConfig
+from vsrtn.models.ops import pad_plane
 
 _DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -20,10 +21,9 @@ _DIS_PRESETS = {
 }
 
 
-def _to_gray_u8(x: torch.Tensor) -> np.ndarray:
-    """(N,C,H,W) in [0,1] -> (N,H,W) uint8 luma (channel 0: our inputs are replicated gray)."""
-    g = x[:, 0].float().clamp(0, 1).mul(255.0).round().to(torch.uint8)
-    return g.cpu().numpy()
+def _to_u8(frames: np.ndarray) -> np.ndarray:
+    """Float32 frames in [0, 1] -> uint8 (rounded to nearest, ties to even)."""
+    return np.rint(np.clip(frames, 0, 1) * np.float32(255)).astype(np.uint8)
 
 
 def dis_flow(ref: np.ndarray, src: np.ndarray, preset: str = "medium") -> np.ndarray:
@@ -65,12 +65,14 @@ class DISFlow(nn.Module):
         return torch.from_numpy(out).to(ref.device)
 
     @staticmethod
-    def prepare(frames: torch.Tensor, scale: float = 1.0) -> list[np.ndarray]:
+    def prepare(frames: torch.Tensor | np.ndarray, scale: float = 1.0) -> list[np.ndarray]:
         """Frames (N, C, H, W) in [0, 1] as DIS takes them: uint8 luma (channel 0), resized by
-        `scale` (area averaged). A frame in several pairs is prepared once (`pair`)."""
+        `scale` (area averaged). A frame in several pairs is prepared once (`pair`). A NumPy
+        array (float32) is prepared without torch."""
         h, w = frames.shape[-2:]
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        u8 = _to_gray_u8(frames)
+        luma = frames[:, 0]
+        u8 = _to_u8(luma.float().cpu().numpy() if isinstance(luma, torch.Tensor) else luma)
         if size == (w, h):
             return list(u8)
         return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in u8]
@@ -91,11 +93,8 @@ class DISFlow(nn.Module):
         """DIS flow (H, W, 2) of two uint8 frames; frames below DIS's minimum size are edge-padded
         and the flow cropped back."""
         h, w = ref.shape
-        pad_h, pad_w = max(0, self.min_size - h), max(0, self.min_size - w)
-        if pad_h or pad_w:  # as `ops.pad_to`: mirrored where the frame is large enough, else edge replicated
-            border = cv2.BORDER_REFLECT_101 if pad_h < h and pad_w < w else cv2.BORDER_REPLICATE
-            ref, src = (cv2.copyMakeBorder(f, 0, pad_h, 0, pad_w, border) for f in (ref, src))
-        return dis.calc(ref, src, None)[:h, :w]
+        size = max(h, self.min_size), max(w, self.min_size)
+        return dis.calc(pad_plane(ref, *size), pad_plane(src, *size), None)[:h, :w]
 
 
 def build_flow(config: RTNConfig) -> nn.Module:

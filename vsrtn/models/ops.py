@@ -1,6 +1,8 @@
 """Small tensor operations shared by the networks: warping by optical flow and size padding."""
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -43,6 +45,21 @@ def pad_to(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
         return x
     lead = x.shape[:-2]
     flat = x.reshape(-1, 1, h, w) if x.dim() != 4 else x
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    out = F.pad(flat, (0, pw, 0, ph), mode=mode)
+    out = F.pad(flat, (0, pw, 0, ph), mode="reflect" if _mirrored(h, w, ph, pw) else "replicate")
     return out.reshape(*lead, height, width)
+
+
+def pad_plane(plane: np.ndarray, height: int, width: int) -> np.ndarray:
+    """`pad_to` for one plane (H, W) in NumPy: the same values, without torch (for threads that
+    must not start torch's own worker threads)."""
+    h, w = plane.shape
+    ph, pw = height - h, width - w
+    if ph == 0 and pw == 0:
+        return plane
+    border = cv2.BORDER_REFLECT_101 if _mirrored(h, w, ph, pw) else cv2.BORDER_REPLICATE
+    return cv2.copyMakeBorder(plane, 0, ph, 0, pw, border)
+
+
+def _mirrored(h: int, w: int, ph: int, pw: int) -> bool:
+    """Whether padding by (ph, pw) mirrors the frame (it is large enough) or repeats its edge."""
+    return ph < h and pw < w

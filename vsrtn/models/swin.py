@@ -17,8 +17,10 @@ def relative_position_index(window: int) -> torch.Tensor:
     return rel[..., 0] * (2 * window - 1) + rel[..., 1]
 
 
-def shift_mask(h: int, w: int, window: int, shift: int) -> torch.Tensor:
-    """(nW, N, N) additive mask that stops shifted windows attending across the wrap-around."""
+def shift_mask(h: int, w: int, window: int, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The shifted windows that straddle the wrap-around, and their additive masks: (index (nB,),
+    mask (nB, N, N)). Only the last row and column of windows straddle it; every other window
+    attends without a mask, so only these few masks are ever built."""
     region = torch.zeros(h, w)
     cuts = (slice(0, -window), slice(-window, -shift), slice(-shift, None))
     label = 0
@@ -27,8 +29,9 @@ def shift_mask(h: int, w: int, window: int, shift: int) -> torch.Tensor:
             region[hs, ws] = label
             label += 1
     win = region.view(h // window, window, w // window, window).permute(0, 2, 1, 3).reshape(-1, window * window)
-    diff = win[:, None, :] - win[:, :, None]
-    return torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
+    index = (win != win[:, :1]).any(dim=1).nonzero().flatten()
+    diff = win[index, None, :] - win[index, :, None]
+    return index, torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
 
 
 def _partition(x: torch.Tensor, window: int) -> torch.Tensor:
@@ -55,27 +58,25 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
-    # Windows per attention call: bounds the materialised bias (chunk*heads*N*N floats) on 4K frames.
-    chunk = 1024
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """x: (B, nW, N, C); mask: (nW, N, N) or None."""
+    def forward(self, x: torch.Tensor, border: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+        """x: (B, nW, N, C); border: `shift_mask`'s windows and masks, or None (no shift)."""
         b, nw, n, c = x.shape
         h = self.heads
         qkv = self.qkv(x).view(b, nw, n, 3, h, c // h).permute(3, 0, 1, 4, 2, 5)
         q, k, v = qkv.unbind(0)  # each (B, nW, heads, N, d)
         rel = self.relative_position_bias_table[self.relative_position_index.view(-1)]
         rel = rel.view(n, n, h).permute(2, 0, 1).to(q.dtype)  # heads, N, N
-        outs = []
-        for s in range(0, nw, self.chunk):
-            e = min(nw, s + self.chunk)
-            bias = rel.expand(e - s, h, n, n) if mask is None else rel + mask[s:e, None].to(q.dtype)
-            # 4-D inputs with a 4-D mask take PyTorch's fused kernel (5-D ones fall back to a slow path).
-            bias = bias.expand(b, e - s, h, n, n).reshape(b * (e - s), h, n, n)
+        # The bias is broadcast, never copied per window: 4-D inputs with a broadcast 4-D mask
+        # take PyTorch's fused kernel (5-D ones fall back to a slow path).
+        out = F.scaled_dot_product_attention(*(t.reshape(b * nw, h, n, -1) for t in (q, k, v)),
+                                             attn_mask=rel[None]).view(b, nw, h, n, -1)
+        if border is not None:  # the few windows across the wrap-around again, with their masks
+            index, mask = border
+            nb = index.numel()
+            bias = (rel + mask[:, None].to(q.dtype)).expand(b, nb, h, n, n).reshape(b * nb, h, n, n)
             part = F.scaled_dot_product_attention(
-                *(t[:, s:e].reshape(b * (e - s), h, n, -1) for t in (q, k, v)), attn_mask=bias)
-            outs.append(part.view(b, e - s, h, n, -1))
-        out = outs[0] if len(outs) == 1 else torch.cat(outs, dim=1)
+                *(t[:, index].reshape(b * nb, h, n, -1) for t in (q, k, v)), attn_mask=bias)
+            out = out.index_copy(1, index, part.view(b, nb, h, n, -1))
         return self.proj(out.transpose(2, 3).reshape(b, nw, n, c))
 
 
@@ -97,14 +98,15 @@ class SwinBlock(nn.Module):
         self.attn = WindowAttention(dim, window, heads)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
-        self._masks: dict[tuple, torch.Tensor] = {}
+        self._masks: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _mask(self, h: int, w: int, device: torch.device) -> torch.Tensor | None:
+    def _mask(self, h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
         if not self.shift:
             return None
         key = (h, w, str(device))
         if key not in self._masks:
-            self._masks[key] = shift_mask(h, w, self.window, self.shift).to(device)
+            with torch.inference_mode(False):  # usable by training after a run in inference mode
+                self._masks[key] = tuple(t.to(device) for t in shift_mask(h, w, self.window, self.shift))
         return self._masks[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
