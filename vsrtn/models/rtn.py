@@ -16,6 +16,22 @@ from vsrtn.models.ops import flow_warp, pad_to, padded_size
 from vsrtn.models.swin import SpatialTrunk
 
 
+def cat_channels(parts: list[torch.Tensor]) -> torch.Tensor:
+    """torch.cat along channels, keeping the first part's channels-last layout (torch.cat would
+    return a channels-first tensor that the next convolution converts again)."""
+    first = parts[0]
+    if first.is_contiguous() or not first.is_contiguous(memory_format=torch.channels_last):
+        return torch.cat(parts, 1)
+    n, _, h, w = first.shape
+    out = torch.empty((n, sum(p.shape[1] for p in parts), h, w), dtype=first.dtype, device=first.device,
+                      memory_format=torch.channels_last)
+    c = 0
+    for p in parts:
+        out[:, c:c + p.shape[1]] = p
+        c += p.shape[1]
+    return out
+
+
 class GatedAggregation(nn.Module):
     """Blend the flow-warped previous state with features of the current frame through a learned
     soft mask M: M*warped + (1-M)*E. M is low where the warped state disagrees with the frame
@@ -34,7 +50,7 @@ class GatedAggregation(nn.Module):
         emb = self.embed(frame)
         if warped is None:
             return emb, None
-        m = torch.sigmoid(self.mask2(F.leaky_relu(self.mask1(torch.cat([warped, emb, residual], 1)), 0.2)))
+        m = torch.sigmoid(self.mask2(F.leaky_relu(self.mask1(cat_channels([warped, emb, residual])), 0.2)))
         if keep is not None:
             m = m * keep
         return m * warped + (1 - m) * emb, m
@@ -52,7 +68,7 @@ class FusionHead(nn.Module):
         self.out = nn.Conv2d(num_feat, out_channels, 3, padding=1)
 
     def forward(self, backward: torch.Tensor, forward: torch.Tensor) -> torch.Tensor:
-        x = F.leaky_relu(self.fuse(torch.cat([backward, forward], 1)), 0.1)
+        x = F.leaky_relu(self.fuse(cat_channels([backward, forward])), 0.1)
         for conv in (self.conv1, self.conv2, self.conv3):
             x = F.leaky_relu(conv(x), 0.1)
         return self.out(x)
@@ -117,6 +133,9 @@ class RTN(nn.Module):
         else:
             fwd, bwd = (pad_to(f, ph, pw) for f in flows)  # edge flow continues into the padding
             bwd_base = 0
+        # Per-frame activations channels-last on the CPU: oneDNN's convolutions of these few
+        # channels run 1.4-2.8x faster that way (measured; unmeasured on CUDA, left as is there).
+        layout = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
         keep = None
         if cuts is not None:
             cuts = torch.as_tensor(cuts, device=x.device).bool()
@@ -126,13 +145,14 @@ class RTN(nn.Module):
         def step(gate: GatedAggregation, trunk: SpatialTrunk, i: int, j: int, state: torch.Tensor | None,
                  flow: torch.Tensor | None, direction: str) -> torch.Tensor:
             """One recurrence step at frame i from the state of its neighbour j (None: no state)."""
-            cur = x[:, i]
+            cur = x[:, i].contiguous(memory_format=layout)
             if state is None:
                 agg, _ = gate(cur, None, None)
             else:
                 residual = (flow_warp(guide[:, j], flow) - guide[:, i]).abs()
                 # A cut is flagged on the later frame of the pair, whichever direction we run.
-                agg, mask = gate(cur, flow_warp(state, flow), residual, None if keep is None else keep[:, max(i, j)])
+                warped = flow_warp(state, flow).contiguous(memory_format=layout)
+                agg, mask = gate(cur, warped, residual, None if keep is None else keep[:, max(i, j)])
                 if masks is not None:
                     masks.append((direction, i, mask[..., :h, :w]))
             return trunk(agg)

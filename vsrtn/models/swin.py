@@ -34,18 +34,12 @@ def shift_mask(h: int, w: int, window: int, shift: int) -> tuple[torch.Tensor, t
     return index, torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
 
 
-def _partition(x: torch.Tensor, window: int) -> torch.Tensor:
-    """(B,H,W,C) -> (B, nW, N, C)."""
-    b, h, w, c = x.shape
-    x = x.view(b, h // window, window, w // window, window, c).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(b, -1, window * window, c)
-
-
-def _merge(x: torch.Tensor, window: int, h: int, w: int) -> torch.Tensor:
-    """(B, nW, N, C) -> (B,H,W,C)."""
-    b, c = x.shape[0], x.shape[-1]
-    x = x.view(b, h // window, w // window, window, window, c).permute(0, 1, 3, 2, 4, 5)
-    return x.reshape(b, h, w, c)
+def window_order(h: int, w: int, window: int, shift: int) -> torch.Tensor:
+    """(h*w,) the flat index of the token at each place of the window layout (B, nW, N) after the
+    frame is rolled by -shift: one gather partitions (and shifts) a frame, its inverse merges it."""
+    ys = (torch.arange(h).view(h // window, 1, window, 1) + shift) % h
+    xs = (torch.arange(w).view(1, w // window, 1, window) + shift) % w
+    return (ys * w + xs).flatten()
 
 
 class WindowAttention(nn.Module):
@@ -98,26 +92,26 @@ class SwinBlock(nn.Module):
         self.attn = WindowAttention(dim, window, heads)
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
-        self._masks: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._layouts: dict[tuple, tuple] = {}
 
-    def _mask(self, h: int, w: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor] | None:
-        if not self.shift:
-            return None
+    def _layout(self, h: int, w: int, device: torch.device) -> tuple:
+        """(window order, its inverse, `shift_mask` or None) for frames of h x w tokens."""
         key = (h, w, str(device))
-        if key not in self._masks:
+        if key not in self._layouts:
             with torch.inference_mode(False):  # usable by training after a run in inference mode
-                self._masks[key] = tuple(t.to(device) for t in shift_mask(h, w, self.window, self.shift))
-        return self._masks[key]
+                order = window_order(h, w, self.window, self.shift)
+                border = shift_mask(h, w, self.window, self.shift) if self.shift else None
+                self._layouts[key] = (order.to(device), torch.argsort(order).to(device),
+                                      None if border is None else tuple(t.to(device) for t in border))
+        return self._layouts[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, h, w, c = x.shape
-        y = self.norm1(x)
-        if self.shift:
-            y = torch.roll(y, shifts=(-self.shift, -self.shift), dims=(1, 2))
-        y = _merge(self.attn(_partition(y, self.window), self._mask(h, w, x.device)), self.window, h, w)
-        if self.shift:
-            y = torch.roll(y, shifts=(self.shift, self.shift), dims=(1, 2))
-        x = x + y
+        order, inverse, border = self._layout(h, w, x.device)
+        # Tokens are gathered into (shifted) windows and back with one copy each way.
+        y = self.norm1(x).reshape(b, h * w, c).index_select(1, order)
+        y = self.attn(y.view(b, -1, self.window * self.window, c), border)
+        x = x + y.view(b, h * w, c).index_select(1, inverse).view(b, h, w, c)
         return x + self.mlp(self.norm2(x))
 
 
