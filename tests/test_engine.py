@@ -214,6 +214,28 @@ def test_flow_scale_is_checked_and_changes_the_frames(model):
     assert not np.array_equal(full, half) and np.abs(full - half).mean() < 0.02
 
 
+def test_cpu_inference_runs_on_one_thread_whoever_calls(model):
+    """Torch's CPU kernels run on one thread of the process (see `on_torch_thread`), whichever
+    thread asks for a window, and the frames do not depend on it."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    clip = moving_clip(10)
+    engine = Engine(model, "cpu", EngineSettings(window=4, context=2))
+    plan = engine.plan(len(clip))
+    threads = []
+    hook = model.register_forward_hook(lambda *_: threads.append(threading.current_thread().name))
+    try:
+        here = [engine.run_window([clip[i] for i in w.frames], w) for w in plan]
+        with ThreadPoolExecutor(3) as callers:
+            there = list(callers.map(lambda w: engine.run_window([clip[i] for i in w.frames], w), plan))
+    finally:
+        hook.remove()
+    assert len(threads) == 2 * len(plan) and len(set(threads)) == 1
+    assert threads[0].startswith("vsrtn-torch") and threading.current_thread().name not in threads
+    assert all(np.array_equal(a, b) for x, y in zip(here, there) for a, b in zip(x, y))
+
+
 def test_streaming_computes_each_flow_pair_once(model, monkeypatch):
     """Neighbouring windows overlap by their context: run_clip shares the flow pairs of the
     same two source frames instead of computing them again, and the frames do not change."""

@@ -16,7 +16,7 @@ import torch
 
 from vsrtn.cache import LRUCache
 from vsrtn.color import AB_SCALE, gray_to_lightness, rgb_luma, rgb_to_lab
-from vsrtn.engine import Engine, EngineSettings, Support, finite
+from vsrtn.engine import Engine, EngineSettings, Support, finite, torch_work
 from vsrtn.errors import ArgumentError
 from vsrtn.models.colorize import (
     CHAIN_HORIZON,
@@ -223,6 +223,11 @@ class ColorEngine(Engine):
                 raise ArgumentError("ColorEngine", name, f"0 ({stage} is part of restoration)", value)
         super().__init__(model, device, settings)
         self.references = list(references)
+        self._load_references()
+
+    @torch_work
+    def _load_references(self) -> None:
+        """The references' features for matching and their keyframe chains."""
         self.matcher = ReferenceMatcher(self.device)
         rgb = torch.from_numpy(np.stack([r.rgb for r in self.references])).permute(0, 3, 1, 2)
         self._refs = ReferenceSet.from_rgb(rgb, self.matcher)
@@ -239,6 +244,7 @@ class ColorEngine(Engine):
         """None: the color network's flows are computed with its input (`run_window`)."""
         return None
 
+    @torch_work
     @torch.inference_mode()
     def run_window(self, frames: Sequence[np.ndarray], window: Window, cuts: CutFlags | None = None,
                    support: Support | None = None, flows: None = None) -> list[np.ndarray]:

@@ -5,11 +5,13 @@ luma planes as float32 numpy arrays in [0, 1], shape (H, W).
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import numpy as np
 import torch
@@ -24,6 +26,43 @@ from vsrtn.scenecut import CutSettings, neighbours
 from vsrtn.windows import CutBetween, CutFlags, Cuts, Window, WindowPlan, cut_flags, plan_windows
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+T = TypeVar("T")
+_torch_thread: ThreadPoolExecutor | None = None
+_torch_thread_lock = threading.Lock()
+TORCH_THREAD = "vsrtn-torch"
+
+
+def on_torch_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(*args, **kwargs)`, run on the one thread of this process that runs vsrtn's CPU torch
+    work. Every thread that runs torch's parallel CPU kernels gets its own team of OpenMP worker
+    threads, and with a second team on the machine's cores the teams' threads stop spinning
+    between kernels: the network ran 35% slower on a VapourSynth thread after another thread had
+    run torch (measured, 2 cores). So CPU inference runs on one thread, whichever thread asks."""
+    global _torch_thread
+    if threading.current_thread().name.startswith(TORCH_THREAD):
+        return fn(*args, **kwargs)
+    with _torch_thread_lock:
+        if _torch_thread is None:
+            _torch_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=TORCH_THREAD)
+    return _torch_thread.submit(fn, *args, **kwargs).result()
+
+
+def _forget_torch_thread() -> None:
+    global _torch_thread
+    _torch_thread = None  # a forked child has no threads: it starts its own when it needs one
+
+
+os.register_at_fork(after_in_child=_forget_torch_thread)
+
+
+def torch_work(method: Callable[..., T]) -> Callable[..., T]:
+    """An engine method whose torch work runs `on_torch_thread` when the engine runs on the CPU."""
+    @functools.wraps(method)
+    def wrapper(self: "Engine", *args: Any, **kwargs: Any) -> T:
+        if self.device.type != "cpu":
+            return method(self, *args, **kwargs)
+        return on_torch_thread(method, self, *args, **kwargs)
+    return wrapper
 
 
 def resolve_device(device: str | None, device_index: int = 0, func: str = "vsrtn") -> torch.device:
@@ -201,6 +240,7 @@ class Engine:
             return None
         return self.window_flows(self._input([finite(f) for f in frames]), window, reuse)
 
+    @torch_work
     @torch.inference_mode()
     def run_window(self, frames: Sequence[np.ndarray], window: Window, cuts: CutFlags | None = None,
                    support: Support | None = None, flows: "PendingFlows | None" = None) -> list[np.ndarray]:
