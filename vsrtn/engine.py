@@ -325,10 +325,10 @@ class Engine:
         jobs = [(0, i - 1, i, i - 1) for i in range(1, b)] + [(1, i, i, i + 1) for i in range(a, t - 1)]
         # Every pair is written into its place in the network's flow input; the pairs the range
         # (a, b) leaves unused are zero.
-        out = torch.empty((2, 1, max(t - 1, 0), 2, ph, pw))
-        out[0, :, b - 1:].zero_()
-        out[1, :, :a].zero_()
-        slots = out.numpy()
+        slots = np.empty((2, 1, max(t - 1, 0), 2, ph, pw), np.float32)
+        slots[0, :, b - 1:] = 0  # NumPy: this may run on any thread (see `on_torch_thread`)
+        slots[1, :, :a] = 0
+        out = torch.from_numpy(slots)
         known = {} if reuse is None or reuse.scale != scale else reuse.by_frames
         futures: list[Future] = []
         by_frames: dict[tuple[int, int], tuple[Future, np.ndarray]] = {}
