@@ -54,6 +54,36 @@ def to_x(clip: np.ndarray):
     return torch.from_numpy(clip).mul(2).sub(1)[None, :, None].expand(-1, -1, 3, -1, -1).contiguous()
 
 
+class TorchKernels:
+    """Records the torch operations that run on the thread that enters it (dispatch modes are
+    per thread); `.kernels` are those beyond wrapping NumPy arrays as tensors and viewing them.
+    vsrtn runs torch's CPU kernels on one thread (`vsrtn.engine.on_torch_thread`)."""
+
+    WRAPPING = {"aten.lift_fresh.default", "aten.detach.default", "aten.alias.default", "aten.expand.default",
+                "aten.view.default", "aten.slice.Tensor", "aten.select.int", "aten.unsqueeze.default"}
+
+    def __enter__(self):
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        ran = self.ran = set()
+
+        class Record(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                ran.add(str(func))
+                return func(*args, **(kwargs or {}))
+
+        self._mode = Record()
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._mode.__exit__(*exc)
+
+    @property
+    def kernels(self) -> set:
+        return self.ran - self.WRAPPING
+
+
 def restore_in_order(engine, clip: np.ndarray, order, cuts=()) -> np.ndarray:
     """Every frame of `clip` restored by `engine`, window by window, requested in `order`;
     `cuts`: the frames that start a new shot."""

@@ -19,6 +19,8 @@ from vsrtn.color import (
     ycbcr_to_rgb,
 )
 
+from conftest import TorchKernels
+
 
 @pytest.mark.parametrize("bits", [8, 10, 12, 16])
 @pytest.mark.parametrize("limited", [False, True])
@@ -74,3 +76,16 @@ def test_chroma_codes_round_trip(bits, limited):
     assert codes[20] == (128 << (bits - 8) if limited else 1 << (bits - 1))  # zero chroma is the midpoint
     step = 1 / ((224 << (bits - 8)) if limited else (1 << bits) - 1)
     assert np.abs(chroma_to_unit(codes, bits, False, limited) - c).max() <= step
+
+
+def test_color_output_runs_no_torch_kernel_on_the_calling_thread():
+    """Writing predicted color happens on VapourSynth's and the encoder's threads; its torch work
+    runs on vsrtn's one torch thread, like inference, and gives the same colors."""
+    rng = np.random.default_rng(3)
+    y = rng.random((48, 64), dtype=np.float32)
+    ab = rng.uniform(-40, 40, (2, 48, 64)).astype(np.float32)
+    with TorchKernels() as seen:
+        rgb = luma_ab_to_rgb(y, ab)
+    lab = torch.cat([gray_to_lightness(torch.from_numpy(y))[None], torch.from_numpy(ab)])
+    assert not seen.kernels, sorted(seen.kernels)
+    assert np.array_equal(rgb, lab_to_rgb(lab).permute(1, 2, 0).numpy())

@@ -10,7 +10,7 @@ import vsrtn
 from vsrtn.engine import Engine, EngineSettings, blend_ramp, resolve_device, tile_starts
 from vsrtn.errors import ArgumentError, DeviceError
 
-from conftest import moving_clip, restore_in_order, tiny_model, to_x
+from conftest import TorchKernels, moving_clip, restore_in_order, tiny_model, to_x
 from vsclips import textured
 
 
@@ -239,22 +239,11 @@ def test_cpu_inference_runs_on_one_thread_whoever_calls(model):
 def test_the_calling_thread_runs_no_torch_kernels(model):
     """Around CPU inference the calling thread only wraps NumPy arrays as tensors: a torch kernel
     there would start a second team of torch worker threads (see `on_torch_thread`)."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    wrapping = {"aten.lift_fresh.default", "aten.detach.default", "aten.alias.default", "aten.expand.default",
-                "aten.view.default", "aten.slice.Tensor", "aten.select.int", "aten.unsqueeze.default"}
-    ran = set()
-
-    class Record(TorchDispatchMode):  # dispatch modes are per thread: this sees the calling thread only
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            ran.add(str(func))
-            return func(*args, **(kwargs or {}))
-
     clip = moving_clip(12)
     engine = Engine(model, "cpu", EngineSettings(window=4, context=2, deflicker=2))
-    with Record():
+    with TorchKernels() as seen:
         frames = list(engine.run_clip(iter(clip), len(clip)))
-    assert len(frames) == 12 and ran and ran <= wrapping, sorted(ran - wrapping)
+    assert len(frames) == 12 and seen.ran and not seen.kernels, sorted(seen.kernels)
 
 
 def test_streaming_computes_each_flow_pair_once(model, monkeypatch):

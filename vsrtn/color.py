@@ -159,6 +159,12 @@ def rgb_luma(rgb: torch.Tensor, matrix: int = DEFAULT_MATRIX) -> torch.Tensor:
 
 def luma_ab_to_rgb(y: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """Gray luma (H, W) in [0, 1] with color ab (2, H, W) -> R'G'B' (H, W, 3) in [0, 1]."""
+    from vsrtn.engine import on_torch_thread  # torch's CPU kernels run on one thread (see there)
+
+    return on_torch_thread(_luma_ab_to_rgb, y, ab)
+
+
+def _luma_ab_to_rgb(y: np.ndarray, ab: np.ndarray) -> np.ndarray:
     import torch
 
     light = gray_to_lightness(torch.tensor(y, dtype=torch.float32))  # a copy: frames may be read-only
