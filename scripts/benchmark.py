@@ -5,6 +5,9 @@ Each (mode, size, length) runs in its own subprocess so that its peak RSS is its
 Modes:
   engine-compact-dis    the default engine: compact config, DIS flow, default windows
                         (engine modes deflicker as the medium preset does unless --deflicker)
+  plugin-restore        `vsrtn.Restore(clip)` with every default (the shipped weights of the
+                        medium preset) on a YUV420P8 clip of the same frames, read in order
+                        through VapourSynth (its threads run the callbacks, as under vspipe)
   engine-published-dis  published network size, DIS flow, our windows
   engine-published-raft published network size, RAFT (24 iterations), our windows
   colorize-compact      the colorization engine (compact color model, default windows), one
@@ -29,22 +32,55 @@ import sys
 import time
 from pathlib import Path
 
-MODES = ("engine-compact-dis", "engine-published-dis", "engine-published-raft", "published-procedure",
+MODES = ("engine-compact-dis", "plugin-restore", "engine-published-dis", "engine-published-raft", "published-procedure",
          "colorize-compact")
 
 
 def synthetic_frames(n: int, h: int, w: int):
     """A deterministic textured image panning 1.5 px a frame (float32 luma in [0, 1])."""
+    texture = _texture(h, w)
+    for i in range(n):
+        yield synthetic_frame(texture, i, h, w)
+
+
+def _texture(h: int, w: int):
     import cv2
     import numpy as np
 
     rng = np.random.default_rng(0)
     big = cv2.GaussianBlur(rng.random((h + 64, w + 64), dtype=np.float32), (0, 0), 2.0)
-    big = (big - big.min()) / (big.max() - big.min())
-    for i in range(n):
-        dx, dy = 1.5 * i, 0.5 * i
-        m = np.float32([[1, 0, -(dx % 32)], [0, 1, -(dy % 32)]])
-        yield cv2.warpAffine(big, m, (w + 32, h + 32), flags=cv2.INTER_LINEAR)[:h, :w].copy()
+    return (big - big.min()) / (big.max() - big.min())
+
+
+def synthetic_frame(texture, i: int, h: int, w: int):
+    """Frame i of `synthetic_frames` from its `_texture`."""
+    import cv2
+    import numpy as np
+
+    dx, dy = 1.5 * i, 0.5 * i
+    m = np.float32([[1, 0, -(dx % 32)], [0, 1, -(dy % 32)]])
+    return cv2.warpAffine(texture, m, (w + 32, h + 32), flags=cv2.INTER_LINEAR)[:h, :w].copy()
+
+
+def plugin_restore(n: int, h: int, w: int, device: str, precision: str):
+    """`vsrtn.Restore` with its defaults on the synthetic frames as YUV420P8, frames in order
+    (fp16 when `precision` says so; --deflicker, --grain and --window do not apply)."""
+    import numpy as np
+    import vapoursynth as vs
+
+    import vsrtn
+
+    texture = _texture(h, w)
+    blank = vs.core.std.BlankClip(format=vs.YUV420P8, width=w, height=h, length=n, color=[0, 128, 128])
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        np.copyto(np.asarray(out[0]), np.rint(synthetic_frame(texture, n, h, w) * 255).astype(np.uint8))
+        return out
+
+    clip = vsrtn.Restore(blank.std.ModifyFrame(blank, fill), device=device, fp16=precision == "fp16")
+    for frame in clip.frames(close=True):
+        yield frame
 
 
 def build_model(mode: str, device: str):
@@ -99,7 +135,7 @@ def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str, defl
 
     from vsrtn.engine import Engine, EngineSettings
 
-    model = build_model(mode, device)
+    model = None if mode == "plugin-restore" else build_model(mode, device)
     frames = synthetic_frames(n, h, w)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if device == "cuda":
@@ -107,6 +143,8 @@ def run_one(mode: str, h: int, w: int, n: int, device: str, precision: str, defl
     start = time.perf_counter()
     if mode == "published-procedure":
         out = published_procedure(model, frames, n, device, precision)
+    elif mode == "plugin-restore":
+        out = plugin_restore(n, h, w, device, precision)
     elif mode == "colorize-compact":
         import numpy as np
 
@@ -170,7 +208,7 @@ def main() -> int:
     for size in args.sizes.split(","):
         w, h = (int(v) for v in size.lower().split("x"))
         for mode in args.modes.split(","):
-            slow = mode != "engine-compact-dis"
+            slow = mode not in ("engine-compact-dis", "plugin-restore")
             if slow and size not in args.slow_sizes.split(","):
                 continue
             lengths = [args.slow_frames] if slow else [int(v) for v in args.lengths.split(",")]

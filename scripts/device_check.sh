@@ -3,7 +3,8 @@
 # opencv, pyyaml, safetensors and pytest; no network):
 #   1. tests/test_cuda.py: CUDA against the CPU, request order and CUDA streams, half precision,
 #      training that resumes on the CPU;
-#   2. the engine benchmark on CUDA, fp32 and fp16 (scripts/benchmark.py);
+#   2. the engine benchmark on CUDA, fp32 and fp16, and `vsrtn.Restore` itself in fp16
+#      (scripts/benchmark.py);
 #   3. a restoration training run on CUDA from the shipped network's run, stopped cleanly after
 #      TRAIN_SECONDS (the trainer checkpoints on SIGTERM), to continue here or on the next GPU.
 # Results go to $OUT (default out/device). Run `make device-bundle` first: it puts what that
@@ -42,8 +43,11 @@ for precision in fp32 fp16; do
     $PY scripts/benchmark.py --device cuda --precision "$precision" \
         --modes engine-compact-dis,engine-published-dis,engine-published-raft \
         --sizes 720x480,1920x1080 --lengths 60 --slow-sizes 720x480,1920x1080 --slow-frames 60 \
-        --json "$OUT/benchmark_cuda.json" || failed=1
+        --json "$OUT/benchmark_cuda_$precision.json" || failed=1
 done
+# The real plugin path (needs the carried VapourSynth wheel), apart so the numbers above come anyway.
+$PY scripts/benchmark.py --device cuda --precision fp16 --modes plugin-restore --sizes 720x480,1920x1080 \
+    --lengths 240 --json "$OUT/benchmark_cuda_plugin.json" || failed=1
 
 stage "training (${TRAIN_SECONDS} s)"
 # No perceptual term: its VGG16 weights (59 MB) do not fit the carried tree.

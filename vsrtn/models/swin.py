@@ -11,7 +11,9 @@ import torch.nn.functional as F
 
 def relative_position_index(window: int) -> torch.Tensor:
     """(N, N) index into the (2w-1)^2 bias table for every pair of tokens in a window."""
-    ys, xs = torch.meshgrid(torch.arange(window), torch.arange(window), indexing="ij")
+    # On the CPU even inside a `torch.device("meta")` block: torch's Python meta kernels for these
+    # ops would import torch._dynamo (0.7 s) where weights are checked before being loaded.
+    ys, xs = torch.meshgrid(torch.arange(window, device="cpu"), torch.arange(window, device="cpu"), indexing="ij")
     coords = torch.stack((ys.flatten(), xs.flatten()))  # 2, N
     rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (window - 1)
     return rel[..., 0] * (2 * window - 1) + rel[..., 1]

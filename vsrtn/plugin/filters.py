@@ -63,7 +63,8 @@ def Restore(clip: vs.VideoNode, preset: str = "medium", *, weights: str | None =
     tile_overlap: pixels shared by neighbouring tiles (default 32).
     flow_scale: optical flow computed on frames scaled by this (0.25..1), then brought back to
         full size: faster on large frames, at some cost in quality. Default: the preset's (1).
-    num_streams: model calls allowed at once (1..16); on CUDA each gets its own stream. Keep
+    num_streams: model calls allowed at once (1..16); on CUDA each gets its own stream (on the
+        CPU, model calls run one at a time on one thread, torch's threads using every core). Keep
         core.num_threads >= (window + 2*context) * num_streams to keep them all busy.
     scene_change: keep shots apart: nothing propagates across a cut. Cuts come from the
         `_SceneChangePrev`/`_SceneChangeNext` props where frames have them, else from the in-house
