@@ -135,7 +135,7 @@ class RTN(nn.Module):
             bwd_base = 0
         # Per-frame activations channels-last on the CPU: oneDNN's convolutions of these few
         # channels run 1.4-2.8x faster that way (measured; unmeasured on CUDA, left as is there).
-        layout = torch.channels_last if x.device.type == "cpu" else torch.contiguous_format
+        layout = torch.channels_last if x.device.type == "cpu" else torch.preserve_format
         keep = None
         if cuts is not None:
             cuts = torch.as_tensor(cuts, device=x.device).bool()
@@ -145,13 +145,13 @@ class RTN(nn.Module):
         def step(gate: GatedAggregation, trunk: SpatialTrunk, i: int, j: int, state: torch.Tensor | None,
                  flow: torch.Tensor | None, direction: str) -> torch.Tensor:
             """One recurrence step at frame i from the state of its neighbour j (None: no state)."""
-            cur = x[:, i].contiguous(memory_format=layout)
+            cur = x[:, i].to(memory_format=layout)
             if state is None:
                 agg, _ = gate(cur, None, None)
             else:
                 residual = (flow_warp(guide[:, j], flow) - guide[:, i]).abs()
                 # A cut is flagged on the later frame of the pair, whichever direction we run.
-                warped = flow_warp(state, flow).contiguous(memory_format=layout)
+                warped = flow_warp(state, flow).to(memory_format=layout)
                 agg, mask = gate(cur, warped, residual, None if keep is None else keep[:, max(i, j)])
                 if masks is not None:
                     masks.append((direction, i, mask[..., :h, :w]))
